@@ -1,0 +1,221 @@
+"""The common dataset interface: labelled sequence splits stored as an on-disk cache.
+
+A dataset directory holds ``meta.json`` and one ``<split>.npz`` per split (``train``,
+``test``). Each npz holds
+
+- ``x``: (N, T, H, W, C) uint8 frames, or (N, T, D) float32 vector frames;
+- ``static``: (N, n_static) int64 labels of the time-invariant factors;
+- one array per dynamic factor, named as in the metadata: (N,) or (N, T) int64.
+
+``meta.json`` names the factors and their class counts, so every consumer (training,
+judges, metrics, pictures) reads them from one place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dsae.errors import DsaeError
+
+META_FILE = "meta.json"
+SPLITS = ("train", "test")
+
+
+@dataclass
+class DatasetMeta:
+    """What a dataset is: its name, frame layout and the factors it is labelled with."""
+
+    name: str
+    seq_len: int
+    frame_shape: tuple[int, ...]  # (H, W, C) for images, (D,) for vectors
+    static_factors: dict[str, int]  # factor name -> number of classes, in column order
+    dynamic_factors: dict[str, int]  # factor name -> number of classes
+    info: dict = field(default_factory=dict)  # free-form provenance (source, seed, ...)
+
+    @property
+    def is_image(self) -> bool:
+        return len(self.frame_shape) == 3
+
+    def to_json(self) -> str:
+        d = asdict(self)
+        d["frame_shape"] = list(self.frame_shape)
+        return json.dumps(d, indent=2, sort_keys=False)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> DatasetMeta:
+        try:
+            return cls(
+                name=str(d["name"]),
+                seq_len=int(d["seq_len"]),
+                frame_shape=tuple(int(v) for v in d["frame_shape"]),
+                static_factors={str(k): int(v) for k, v in d["static_factors"].items()},
+                dynamic_factors={str(k): int(v) for k, v in d["dynamic_factors"].items()},
+                info=dict(d.get("info", {})),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise DsaeError(f"invalid dataset metadata: {e!r}") from None
+
+
+@dataclass
+class SequenceSplit:
+    """One split of a labelled sequence dataset, kept compact (uint8 frames) in memory."""
+
+    x: np.ndarray  # (N, T, H, W, C) uint8 or (N, T, D) float32
+    static: np.ndarray  # (N, n_static) int64
+    dynamic: dict[str, np.ndarray]  # name -> (N,) or (N, T) int64
+    meta: DatasetMeta
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def validate(self) -> None:
+        """Raise DsaeError unless arrays agree with each other and with the metadata."""
+        m = self.meta
+        n = len(self)
+        if self.x.ndim != 2 + len(m.frame_shape):
+            raise DsaeError(
+                f"x has shape {self.x.shape}, expected (N, T, {', '.join(map(str, m.frame_shape))})"
+            )
+        if tuple(self.x.shape[1:]) != (m.seq_len, *m.frame_shape):
+            raise DsaeError(
+                f"x has shape {self.x.shape}, expected (N, {m.seq_len}, "
+                f"{', '.join(map(str, m.frame_shape))})"
+            )
+        if self.x.dtype != np.uint8 and not np.issubdtype(self.x.dtype, np.floating):
+            raise DsaeError(f"x has dtype {self.x.dtype}, expected uint8 or float")
+        if np.issubdtype(self.x.dtype, np.floating) and not np.isfinite(self.x).all():
+            raise DsaeError("x contains NaN or infinite values")
+        if self.static.shape != (n, len(m.static_factors)):
+            raise DsaeError(
+                f"static labels have shape {self.static.shape}, expected ({n}, "
+                f"{len(m.static_factors)})"
+            )
+        for j, (name, k) in enumerate(m.static_factors.items()):
+            col = self.static[:, j]
+            if n and (col.min() < 0 or col.max() >= k):
+                raise DsaeError(f"static factor {name!r} has labels outside 0..{k - 1}")
+        for name, k in m.dynamic_factors.items():
+            if name not in self.dynamic:
+                raise DsaeError(f"dynamic factor {name!r} is missing")
+            lab = self.dynamic[name]
+            if lab.shape not in ((n,), (n, m.seq_len)):
+                raise DsaeError(f"dynamic factor {name!r} has shape {lab.shape}")
+            if n and (lab.min() < 0 or lab.max() >= k):
+                raise DsaeError(f"dynamic factor {name!r} has labels outside 0..{k - 1}")
+
+    def subset(self, idx: np.ndarray) -> SequenceSplit:
+        return SequenceSplit(
+            x=self.x[idx],
+            static=self.static[idx],
+            dynamic={k: v[idx] for k, v in self.dynamic.items()},
+            meta=self.meta,
+        )
+
+
+def _atomic_save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_dataset(out_dir: str | os.PathLike, splits: dict[str, SequenceSplit]) -> Path:
+    """Write ``meta.json`` and ``<split>.npz`` for every split; each file atomically.
+
+    The metadata is written last, so a directory with ``meta.json`` is complete.
+    """
+    out = Path(out_dir)
+    if not splits:
+        raise DsaeError("no splits to save")
+    meta = next(iter(splits.values())).meta
+    digests = {}
+    for name, split in splits.items():
+        split.validate()
+        arrays = {"x": split.x, "static": split.static.astype(np.int64)}
+        for k, v in split.dynamic.items():
+            arrays[k] = v.astype(np.int64)
+        _atomic_save_npz(out / f"{name}.npz", arrays)
+        digests[f"{name}.npz"] = _sha256_file(out / f"{name}.npz")
+    meta.info = {**meta.info, "sha256": digests}
+    _atomic_write_text(out / META_FILE, meta.to_json())
+    return out
+
+
+def load_meta(data_dir: str | os.PathLike) -> DatasetMeta:
+    p = Path(data_dir) / META_FILE
+    if not p.is_file():
+        raise DsaeError(f"no dataset at {data_dir}: {p} not found (build one with 'dsae data build')")
+    try:
+        d = json.loads(p.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise DsaeError(f"cannot read {p}: {e}") from None
+    return DatasetMeta.from_dict(d)
+
+
+def load_split(data_dir: str | os.PathLike, split: str) -> SequenceSplit:
+    """Load one split (``train`` or ``test``) of a dataset directory, checked."""
+    meta = load_meta(data_dir)
+    p = Path(data_dir) / f"{split}.npz"
+    if not p.is_file():
+        raise DsaeError(f"split {split!r} not found: {p}")
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            x = z["x"]
+            static = z["static"].astype(np.int64)
+            dynamic = {k: z[k].astype(np.int64) for k in meta.dynamic_factors}
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as e:
+        raise DsaeError(f"cannot read {p}: {e}") from None
+    s = SequenceSplit(x=x, static=static, dynamic=dynamic, meta=meta)
+    s.validate()
+    return s
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def fingerprint(data_dir: str | os.PathLike) -> str:
+    """Identifies exactly which data a model saw: SHA-256 of ``meta.json``, which itself
+    records the SHA-256 of every split file written by :func:`save_dataset`."""
+    p = Path(data_dir) / META_FILE
+    if not p.is_file():
+        raise DsaeError(f"no dataset at {data_dir}: {p} not found")
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def to_float(x: np.ndarray) -> np.ndarray:
+    """uint8 frames -> float32 in [0, 1]; float frames pass through as float32."""
+    if x.dtype == np.uint8:
+        return x.astype(np.float32) / 255.0
+    return x.astype(np.float32, copy=False)

@@ -219,3 +219,35 @@ def to_float(x: np.ndarray) -> np.ndarray:
     if x.dtype == np.uint8:
         return x.astype(np.float32) / 255.0
     return x.astype(np.float32, copy=False)
+
+
+def write_dataset_dir(out_dir: str | os.PathLike, splits: dict[str, SequenceSplit]) -> Path:
+    """Write a complete dataset directory, or nothing: build it in a temporary sibling
+    directory, then move it into place.
+
+    ``out_dir`` must not exist, be empty, or hold an earlier dsae dataset (``meta.json``),
+    which is replaced. Anything else is refused so that no user file is ever deleted.
+    """
+    import shutil
+
+    out = Path(out_dir)
+    if out.exists():
+        if not out.is_dir():
+            raise DsaeError(f"output {out} exists and is not a directory")
+        if any(out.iterdir()) and not (out / META_FILE).is_file():
+            raise DsaeError(f"output directory {out} is not empty and holds no dsae dataset")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    try:
+        save_dataset(tmp, splits)
+        if out.exists():
+            old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
+            os.replace(out, old / "d")
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out

@@ -1,0 +1,58 @@
+"""Datasets: the common interface (``base``) and one module per dataset."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from dsae.data.base import (
+    DatasetMeta,
+    SequenceSplit,
+    fingerprint,
+    load_meta,
+    load_split,
+    to_float,
+    write_dataset_dir,
+)
+from dsae.errors import DsaeError
+
+
+def _build_toy(out: Path, **kw) -> Path:
+    from dsae.data.toy import build_toy
+
+    return build_toy(
+        out,
+        n_train=kw.get("n_train", 3000),
+        n_test=kw.get("n_test", 600),
+        image_size=kw.get("image_size", 64),
+        seed=kw.get("seed", 0),
+    )
+
+
+def _build_sprites(out: Path, **kw) -> Path:
+    from dsae.data.sprites import build_sprites
+
+    return build_sprites(out, source=kw.get("source"), progress=kw.get("progress", True))
+
+
+BUILDERS: dict[str, Callable[..., Path]] = {"toy_sprites": _build_toy, "sprites": _build_sprites}
+
+
+def build_dataset(name: str, out: str | Path, **kwargs) -> Path:
+    """Build dataset ``name`` into directory ``out`` (all or nothing)."""
+    if name not in BUILDERS:
+        raise DsaeError(f"unknown dataset {name!r}; known: {', '.join(sorted(BUILDERS))}")
+    return BUILDERS[name](Path(out), **kwargs)
+
+
+__all__ = [
+    "BUILDERS",
+    "DatasetMeta",
+    "SequenceSplit",
+    "build_dataset",
+    "fingerprint",
+    "load_meta",
+    "load_split",
+    "to_float",
+    "write_dataset_dir",
+]

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from dsae.errors import DsaeError
+from dsae.utils import atomic_write, atomic_write_text
 
 META_FILE = "meta.json"
 SPLITS = ("train", "test")
@@ -121,29 +122,7 @@ class SequenceSplit:
 
 
 def _atomic_save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lambda fh: np.savez(fh, **arrays))
 
 
 def save_dataset(out_dir: str | os.PathLike, splits: dict[str, SequenceSplit]) -> Path:
@@ -164,14 +143,16 @@ def save_dataset(out_dir: str | os.PathLike, splits: dict[str, SequenceSplit]) -
         _atomic_save_npz(out / f"{name}.npz", arrays)
         digests[f"{name}.npz"] = _sha256_file(out / f"{name}.npz")
     meta.info = {**meta.info, "sha256": digests}
-    _atomic_write_text(out / META_FILE, meta.to_json())
+    atomic_write_text(out / META_FILE, meta.to_json())
     return out
 
 
 def load_meta(data_dir: str | os.PathLike) -> DatasetMeta:
     p = Path(data_dir) / META_FILE
     if not p.is_file():
-        raise DsaeError(f"no dataset at {data_dir}: {p} not found (build one with 'dsae data build')")
+        raise DsaeError(
+            f"no dataset at {data_dir}: {p} not found (build one with 'dsae data build')"
+        )
     try:
         d = json.loads(p.read_text())
     except (OSError, json.JSONDecodeError) as e:

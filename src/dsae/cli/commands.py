@@ -1,0 +1,232 @@
+"""Implementations of the ``dsae`` subcommands (they call train, eval and viz)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from dsae.cli.main import command
+from dsae.config import Config, apply_overrides, load_config
+from dsae.data import build_dataset, load_split
+from dsae.errors import DsaeError
+from dsae.utils import atomic_write, atomic_write_text
+
+
+def _positive(name: str, v: int) -> None:
+    if v <= 0:
+        raise DsaeError(f"{name} must be positive, got {v}")
+
+
+@command("data")
+def cmd_data(args: argparse.Namespace) -> int:
+    name = "toy_sprites" if args.name == "toy" else args.name
+    t0 = time.perf_counter()
+    out = build_dataset(
+        name,
+        args.out,
+        source=args.source,
+        n_train=args.n_train,
+        n_test=args.n_test,
+        image_size=args.image_size,
+        seed=args.seed,
+        progress=not args.no_progress,
+    )
+    print(f"built {name} in {time.perf_counter() - t0:.1f} s: {out}")
+    return 0
+
+
+@command("train")
+def cmd_train(args: argparse.Namespace) -> int:
+    from dsae.train import train
+
+    cfg = load_config(args.config, args.overrides)
+    res = train(cfg, args.out, resume=args.resume, progress=not args.no_progress)
+    terms = ", ".join(
+        f"{k} {v:.2f}" for k, v in res.last.items() if k in ("loss", "recon", "kl_f", "kl_z")
+    )
+    print(f"trained {res.step} steps in {res.wall_time:.1f} s ({terms}): {res.run_dir}")
+    return 0
+
+
+def _run_and_split(run: str, data: str | None, split: str):
+    from dsae.data.base import fingerprint
+    from dsae.train import load_run
+
+    loaded = load_run(run)
+    data_dir = data or loaded.state["data"]["root"]
+    s = load_split(data_dir, split)
+    if tuple(s.meta.frame_shape) != tuple(loaded.meta.frame_shape):
+        raise DsaeError(
+            f"data frames {s.meta.frame_shape} do not match the model's {loaded.meta.frame_shape}"
+        )
+    if fingerprint(data_dir) != loaded.state["data"]["fingerprint"] and data is not None:
+        print(f"note: {data_dir} is not the dataset the model was trained on")
+    return loaded, s
+
+
+def write_swaps(
+    run: str, data: str | None, out: str, n_pairs: int, split: str, seed: int, scale: int
+) -> Path:
+    """Swap grid PNG, one GIF per pair and swaps.npz (decoded sequences + labels to keep)."""
+    from dsae.sampling import choose_pairs, swap_pairs
+    from dsae.viz.gif import save_gif
+    from dsae.viz.grid import save_png, swap_grid
+
+    _positive("--pairs", n_pairs)
+    loaded, s = _run_and_split(run, data, split)
+    pairs = choose_pairs(s, n_pairs, np.random.default_rng(seed))
+    sw = swap_pairs(loaded.model, s, pairs)
+    outp = Path(out)
+    save_png(swap_grid(sw.content, sw.motion, sw.result, scale=scale), outp / "swaps.png")
+    for i in range(len(pairs)):
+        save_gif(
+            np.stack([sw.content[i], sw.motion[i], sw.result[i]]),
+            outp / f"swap_{i:02d}.gif",
+            scale=scale,
+        )
+    arrays = {
+        "x": sw.result,
+        "content_index": sw.content_index,
+        "motion_index": sw.motion_index,
+        "static": sw.static,
+        "static_names": np.array(list(s.meta.static_factors)),
+        **{k: v for k, v in sw.dynamic.items()},
+    }
+    atomic_write(outp / "swaps.npz", lambda fh: np.savez(fh, **arrays))
+    return outp
+
+
+@command("swap")
+def cmd_swap(args: argparse.Namespace) -> int:
+    outp = write_swaps(args.run, args.data, args.out, args.pairs, args.split, args.seed, args.scale)
+    print(f"wrote {args.pairs} swaps (rows: content, motion, swap) to {outp / 'swaps.png'}")
+    return 0
+
+
+def write_generations(
+    run: str, out: str, fix: str, n: int, groups: int, steps: int | None, seed: int, scale: int
+) -> Path:
+    """Grid PNG (one row per sequence, groups share the fixed code), GIF per group, npz."""
+    from dsae.sampling import generate
+    from dsae.train import load_run
+    from dsae.viz.gif import save_gif
+    from dsae.viz.grid import save_png, sequence_grid
+
+    _positive("--n", n)
+    _positive("--groups", groups)
+    loaded = load_run(run)
+    t = steps or loaded.meta.seq_len
+    _positive("--steps", t)
+    x = generate(loaded.model, n, t, fix, seed, groups=groups)  # (G, n, T, ...)
+    outp = Path(out)
+    labels = [f"g{g} #{i}" for g in range(groups) for i in range(n)]
+    save_png(
+        sequence_grid(x.reshape(-1, *x.shape[2:]), scale=scale, row_labels=labels),
+        outp / f"generate_{fix}.png",
+    )
+    for g in range(groups):
+        save_gif(x[g], outp / f"generate_{fix}_{g:02d}.gif", scale=scale)
+    atomic_write(outp / f"generate_{fix}.npz", lambda fh: np.savez(fh, x=x, fix=np.array(fix)))
+    return outp
+
+
+@command("generate")
+def cmd_generate(args: argparse.Namespace) -> int:
+    outp = write_generations(
+        args.run, args.out, args.fix, args.n, args.groups, args.steps, args.seed, args.scale
+    )
+    print(f"wrote {args.groups} x {args.n} sequences (fix={args.fix}) to {outp}")
+    return 0
+
+
+def write_reconstructions(
+    run: str, data: str | None, out: str, n: int, split: str, seed: int, scale: int
+) -> Path:
+    """Originals and reconstructions, alternating rows, as PNG and GIF, plus recon.npz."""
+    from dsae.sampling import reconstruct
+    from dsae.viz.gif import save_gif
+    from dsae.viz.grid import save_png, sequence_grid
+
+    _positive("--n", n)
+    loaded, s = _run_and_split(run, data, split)
+    idx = np.sort(np.random.default_rng(seed).choice(len(s), size=min(n, len(s)), replace=False))
+    x = s.x[idx]
+    r = reconstruct(loaded.model, x)
+    rows = np.stack([x, r], axis=1).reshape(-1, *x.shape[1:])
+    labels = [lab for i in idx for lab in (f"data {i}", "recon")]
+    outp = Path(out)
+    save_png(sequence_grid(rows, scale=scale, row_labels=labels), outp / "reconstructions.png")
+    save_gif(rows, outp / "reconstructions.gif", scale=scale)
+    atomic_write(outp / "reconstructions.npz", lambda fh: np.savez(fh, x=r, index=idx))
+    return outp
+
+
+@command("reconstruct")
+def cmd_reconstruct(args: argparse.Namespace) -> int:
+    outp = write_reconstructions(
+        args.run, args.data, args.out, args.n, args.split, args.seed, args.scale
+    )
+    print(f"wrote reconstructions to {outp / 'reconstructions.png'}")
+    return 0
+
+
+def quickstart_config(out: str | Path, overrides: list[str] | None = None) -> Config:
+    """configs/quickstart.yaml with the data placed under ``out``."""
+    from importlib import resources
+
+    text = resources.files("dsae").joinpath("configs/quickstart.yaml").read_text()
+    import yaml
+
+    d = yaml.safe_load(text)
+    d["data"]["root"] = str(Path(out) / "data")
+    return Config.from_dict(apply_overrides(d, overrides or []))
+
+
+@command("quickstart")
+def cmd_quickstart(args: argparse.Namespace) -> int:
+    from dsae.train import load_checkpoint, prepare_data, train
+    from dsae.viz.plots import plot_training_curves
+
+    t_start = time.perf_counter()
+    out = Path(args.out)
+    progress = not args.no_progress
+    cfg = quickstart_config(out, args.overrides)
+    run = out / "run"
+    print(f"[1/5] toy sprites -> {cfg.data.root}")
+    prepare_data(cfg.data, progress=progress)
+    print(f"[2/5] training the DSAE ({cfg.train.max_steps} steps) -> {run}")
+    resume = (run / "checkpoint.pt").is_file()
+    if resume and int(load_checkpoint(run)["step"]) >= cfg.train.max_steps:
+        print("      (already trained; reusing it)")
+    else:
+        train(cfg, run, resume=resume, progress=progress)
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    plot_training_curves(records, out / "training_curves.png")
+    print("[3/5] reconstructions")
+    write_reconstructions(str(run), None, str(out / "reconstructions"), 8, "test", 0, 2)
+    print("[4/5] swaps")
+    write_swaps(str(run), None, str(out / "swaps"), 8, "test", 0, 2)
+    print("[5/5] generations")
+    for fix in ("static", "dynamic"):
+        write_generations(str(run), str(out / "generate"), fix, 6, 3, None, 0, 2)
+    last = records[-1] if records else {}
+    summary = "\n".join(
+        [
+            f"dsae quickstart finished in {time.perf_counter() - t_start:.0f} s",
+            f"  model:           {run}/checkpoint.pt (step {last.get('step')}, "
+            f"recon {last.get('recon', float('nan')):.1f}, kl_f {last.get('kl_f', float('nan')):.1f}, "
+            f"kl_z {last.get('kl_z', float('nan')):.1f})",
+            f"  training curves: {out / 'training_curves.png'}",
+            f"  reconstructions: {out / 'reconstructions' / 'reconstructions.png'}",
+            f"  swaps:           {out / 'swaps' / 'swaps.png'}  (rows: content, motion, swap)",
+            f"  generations:     {out / 'generate'}/generate_static.png (shared f), "
+            "generate_dynamic.png (shared z)",
+        ]
+    )
+    atomic_write_text(out / "SUMMARY.txt", summary + "\n")
+    print(summary)
+    return 0

@@ -1,0 +1,127 @@
+"""The ``dsae`` command line: data, train, swap, generate, reconstruct, quickstart.
+
+User errors (``DsaeError``: missing file, bad shape, bad config, corrupt checkpoint) print
+one line to stderr and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from dsae import __version__
+from dsae.errors import DsaeError
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+def command(name: str):
+    def register(fn):
+        COMMANDS[name] = fn
+        return fn
+
+    return register
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="dsae",
+        description="Disentangled representations of sequences: static f, dynamic z_1:T.",
+    )
+    p.add_argument("--version", action="version", version=f"dsae {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    d = sub.add_parser("data", help="build datasets")
+    dsub = d.add_subparsers(dest="data_command", metavar="ACTION")
+    dsub.required = True
+    b = dsub.add_parser("build", help="build a dataset cache (meta.json, train.npz, test.npz)")
+    b.add_argument("name", choices=["sprites", "toy_sprites", "toy"], help="which dataset")
+    b.add_argument("--out", required=True, help="output directory")
+    b.add_argument("--source", default=None, help="sprites: local folder or base URL of the sheets")
+    b.add_argument("--n-train", type=int, default=3000, help="toy: training sequences")
+    b.add_argument("--n-test", type=int, default=600, help="toy: test sequences")
+    b.add_argument("--image-size", type=int, default=64, help="toy: frame size")
+    b.add_argument("--seed", type=int, default=0, help="toy: generator seed")
+    b.add_argument("--no-progress", action="store_true")
+
+    t = sub.add_parser("train", help="train a model from a YAML config")
+    t.add_argument("config", help="YAML config (see configs/)")
+    t.add_argument("--out", required=True, help="run directory")
+    t.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. train.max_steps=200 (repeatable)",
+    )
+    t.add_argument("--resume", action="store_true", help="continue from RUN_DIR's checkpoint")
+    t.add_argument("--no-progress", action="store_true")
+
+    s = sub.add_parser("swap", help="decode f of one sequence with z_1:T of another")
+    s.add_argument("run", help="run directory")
+    s.add_argument("--data", default=None, help="dataset directory (default: the run's)")
+    s.add_argument("--out", required=True)
+    s.add_argument("--pairs", type=int, default=8, help="number of pairs")
+    s.add_argument("--split", default="test")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--scale", type=int, default=2, help="pixel scale of the pictures")
+
+    g = sub.add_parser("generate", help="sample sequences from the prior")
+    g.add_argument("run", help="run directory")
+    g.add_argument("--out", required=True)
+    g.add_argument("--fix", choices=["static", "dynamic", "none"], default="none")
+    g.add_argument("--n", type=int, default=8, help="sequences per group")
+    g.add_argument("--groups", type=int, default=4, help="groups sharing the fixed code")
+    g.add_argument("--steps", type=int, default=None, help="sequence length (default: data's)")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--scale", type=int, default=2)
+
+    r = sub.add_parser("reconstruct", help="reconstruct test sequences")
+    r.add_argument("run", help="run directory")
+    r.add_argument("--data", default=None)
+    r.add_argument("--out", required=True)
+    r.add_argument("--n", type=int, default=8)
+    r.add_argument("--split", default="test")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--scale", type=int, default=2)
+
+    q = sub.add_parser("quickstart", help="the main job: toy data, training, pictures")
+    q.add_argument("--out", default="quickstart", help="output directory")
+    q.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override the quickstart config, e.g. train.max_steps=100",
+    )
+    q.add_argument("--no-progress", action="store_true")
+
+    from dsae.cli import commands  # noqa: F401  (registers the command functions)
+
+    for extra in EXTRA_PARSERS:
+        extra(sub)
+    return p
+
+
+EXTRA_PARSERS: list[Callable[[argparse._SubParsersAction], None]] = []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(COMMANDS[args.command](args) or 0)
+    except DsaeError as e:
+        print(f"dsae: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("dsae: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,203 @@
+"""Experiment configuration: typed dataclasses that round-trip YAML.
+
+A config has four parts, one per concern: ``data``, ``model``, ``objective`` and ``train``.
+Unknown keys are errors that name the key; ``key=value`` overrides (``train.max_steps=200``)
+are parsed as YAML scalars and type-checked like the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dsae.errors import DsaeError
+
+
+@dataclass
+class DataConfig:
+    """Which dataset, where its cache lives, and how to build it when it is missing."""
+
+    name: str = "toy_sprites"  # builder used when ``root`` holds no dataset: toy_sprites, sprites
+    root: str = "data/toy_sprites"  # dataset directory (meta.json, train.npz, test.npz)
+    build_if_missing: bool = True
+    source: str | None = None  # sprites: local folder or base URL of the layer sheets
+    image_size: int = 64  # toy_sprites only
+    n_train: int = 3000  # toy_sprites only
+    n_test: int = 600  # toy_sprites only
+    seed: int = 0  # toy_sprites only
+
+
+@dataclass
+class ModelConfig:
+    """Architecture of the sequential VAE (see ``dsae.models``)."""
+
+    name: str = "dsae"
+    encoder: str = "factorised"  # factorised: q(z_t | x_t); full: q(z_1:T | f, x_1:T)
+    f_dim: int = 64
+    z_dim: int = 8
+    frame_net: str = "conv"  # conv (image frames) or mlp (vector frames)
+    channels: list[int] = field(default_factory=lambda: [32, 64, 128, 256])
+    frame_dim: int = 256  # per-frame feature size h_t
+    hidden_dim: int = 256  # LSTM width of q(f | x), full q and the prior
+    mlp_hidden: int = 256  # hidden width of the mlp frame networks
+    norm: str = "none"  # none, batch, group: normalisation inside the conv stacks
+    likelihood: str = "gaussian"  # gaussian or bernoulli
+    sigma_x: float = 1.0  # Gaussian scale (initial value when learned)
+    learn_sigma: bool = False
+
+
+@dataclass
+class ObjectiveConfig:
+    """The negative ELBO with separate KL weights (seed 000 sec. 6, seed 001)."""
+
+    beta_f: float = 1.0
+    beta_z: float = 1.0
+    kl_warmup_steps: int = 0  # linear warm-up of both KL weights from 0
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation, schedule, logging and checkpointing."""
+
+    seed: int = 0
+    max_steps: int = 2000
+    batch_size: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    schedule: str = "cosine"  # constant or cosine (with linear warm-up)
+    lr_warmup_steps: int = 100
+    min_lr_ratio: float = 0.05
+    grad_clip: float = 100.0  # 0 disables
+    threads: int = 0  # 0: one per core
+    channels_last: bool = True
+    log_every: int = 25
+    ckpt_every: int = 500
+    progress: bool = True
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> Config:
+        return _build(cls, d or {}, "")
+
+    def save(self, path: str | os.PathLike) -> None:
+        from dsae.utils import atomic_write_text
+
+        atomic_write_text(Path(path), self.to_yaml())
+
+
+def _coerce(tp: Any, value: Any, key: str) -> Any:
+    """Check ``value`` against the annotation ``tp`` (with int -> float widening)."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _coerce(a, value, key)
+            except DsaeError:
+                pass
+        raise DsaeError(f"config key {key!r}: {value!r} is not a valid {tp}")
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise DsaeError(f"config key {key!r}: expected a list, got {value!r}")
+        return [_coerce(item, v, key) for v in value]
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise DsaeError(f"config key {key!r}: expected true or false, got {value!r}")
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise DsaeError(f"config key {key!r}: expected an integer, got {value!r}")
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise DsaeError(f"config key {key!r}: expected a number, got {value!r}")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise DsaeError(f"config key {key!r}: expected a string, got {value!r}")
+    raise DsaeError(f"config key {key!r}: unsupported type {tp}")
+
+
+def _build(cls: type, d: Any, prefix: str) -> Any:
+    if not isinstance(d, dict):
+        raise DsaeError(f"config section {prefix or 'root'!r} must be a mapping, got {d!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = [k for k in d if k not in names]
+    if unknown:
+        raise DsaeError(f"unknown config key {prefix + str(unknown[0])!r}")
+    kwargs = {}
+    for k, v in d.items():
+        tp = hints[k]
+        key = prefix + k
+        if dataclasses.is_dataclass(tp):
+            kwargs[k] = _build(tp, v, key + ".")
+        else:
+            kwargs[k] = _coerce(tp, v, key)
+    return cls(**kwargs)
+
+
+def apply_overrides(d: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``section.key=value`` overrides to a config dict (values parsed as YAML)."""
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in d.items()}
+    for item in overrides:
+        if "=" not in item:
+            raise DsaeError(f"override {item!r} is not of the form key=value")
+        key, raw = item.split("=", 1)
+        parts = key.strip().split(".")
+        if len(parts) != 2 or not all(parts):
+            raise DsaeError(f"override key {key!r} must be section.key, e.g. train.max_steps")
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            value = raw
+        section, name = parts
+        out.setdefault(section, {})
+        if not isinstance(out[section], dict):
+            raise DsaeError(f"config section {section!r} must be a mapping")
+        out[section][name] = value
+    return out
+
+
+def load_config(path: str | os.PathLike | None, overrides: list[str] | None = None) -> Config:
+    """Read a YAML config (or the defaults when ``path`` is None) and apply overrides."""
+    d: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise DsaeError(f"config file not found: {p}")
+        try:
+            d = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as e:
+            line = str(e).splitlines()[0]
+            raise DsaeError(f"cannot parse config {p}: {line}") from None
+        if not isinstance(d, dict):
+            raise DsaeError(f"config {p} must be a mapping of sections")
+    d = apply_overrides(d, overrides or [])
+    return Config.from_dict(d)

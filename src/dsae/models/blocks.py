@@ -1,0 +1,144 @@
+"""Building blocks: frame encoders/decoders and Gaussian heads.
+
+Frames are (B*T, C, H, W) images or (B*T, D) vectors; each block works on one frame at a
+time, so sequence models fold time into the batch before calling them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass
+class Gaussian:
+    """A diagonal Gaussian N(mean, exp(logvar))."""
+
+    mean: torch.Tensor
+    logvar: torch.Tensor
+
+    def rsample(self) -> torch.Tensor:
+        return self.mean + torch.randn_like(self.mean) * torch.exp(0.5 * self.logvar)
+
+    def detach(self) -> Gaussian:
+        return Gaussian(self.mean.detach(), self.logvar.detach())
+
+
+class GaussianHead(nn.Module):
+    """h -> (mean, log variance) of a diagonal Gaussian."""
+
+    def __init__(self, in_dim: int, out_dim: int):
+        super().__init__()
+        self.proj = nn.Linear(in_dim, 2 * out_dim)
+
+    def forward(self, h: torch.Tensor) -> Gaussian:
+        mean, logvar = self.proj(h).chunk(2, dim=-1)
+        return Gaussian(mean, logvar.clamp(-12.0, 8.0))
+
+
+def _norm2d(kind: str, c: int) -> nn.Module:
+    if kind == "none":
+        return nn.Identity()
+    if kind == "batch":
+        return nn.BatchNorm2d(c)
+    if kind == "group":
+        return nn.GroupNorm(min(8, c), c)
+    raise ValueError(f"unknown norm {kind!r} (none, batch, group)")
+
+
+def conv_out_size(image_size: int, n_layers: int) -> int:
+    """Spatial size after ``n_layers`` stride-2 convolutions."""
+    s = image_size
+    for _ in range(n_layers):
+        s //= 2
+    return s
+
+
+class ConvFrameEncoder(nn.Module):
+    """x_t -> h_t: stride-2 convolutions then a linear layer."""
+
+    def __init__(
+        self, in_channels: int, image_size: int, channels: list[int], out_dim: int, norm: str
+    ):
+        super().__init__()
+        layers: list[nn.Module] = []
+        c_in = in_channels
+        for c in channels:
+            layers += [
+                nn.Conv2d(c_in, c, 4, 2, 1, bias=norm == "none"),
+                _norm2d(norm, c),
+                nn.LeakyReLU(0.2),
+            ]
+            c_in = c
+        self.convs = nn.Sequential(*layers)
+        s = conv_out_size(image_size, len(channels))
+        if s < 1 or image_size % (2 ** len(channels)):
+            raise ValueError(
+                f"image size {image_size} is not divisible by 2^{len(channels)} (one halving "
+                "per conv layer): use fewer model.channels"
+            )
+        self.fc = nn.Sequential(nn.Flatten(), nn.Linear(c_in * s * s, out_dim), nn.LeakyReLU(0.2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (N, C, H, W) -> (N, out_dim)
+        return self.fc(self.convs(x))
+
+
+class ConvFrameDecoder(nn.Module):
+    """(z_t, f) -> parameters of p(x_t | z_t, f): linear then stride-2 transposed convs."""
+
+    def __init__(
+        self, in_dim: int, out_channels: int, image_size: int, channels: list[int], norm: str
+    ):
+        super().__init__()
+        rev = list(reversed(channels))
+        self.s = conv_out_size(image_size, len(channels))
+        self.c0 = rev[0]
+        self.fc = nn.Sequential(nn.Linear(in_dim, rev[0] * self.s * self.s), nn.LeakyReLU(0.2))
+        layers: list[nn.Module] = []
+        for c_in, c_out in zip(rev[:-1], rev[1:], strict=True):
+            layers += [
+                nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=norm == "none"),
+                _norm2d(norm, c_out),
+                nn.LeakyReLU(0.2),
+            ]
+        layers.append(nn.ConvTranspose2d(rev[-1], out_channels, 4, 2, 1))
+        self.deconvs = nn.Sequential(*layers)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:  # h: (N, in_dim) -> (N, C, H, W)
+        x = self.fc(h).view(-1, self.c0, self.s, self.s)
+        return self.deconvs(x)
+
+
+class MLPFrameEncoder(nn.Module):
+    """x_t -> h_t for vector frames (e.g. spectra)."""
+
+    def __init__(self, in_dim: int, hidden: int, out_dim: int):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(in_dim, hidden),
+            nn.LeakyReLU(0.2),
+            nn.Linear(hidden, out_dim),
+            nn.LeakyReLU(0.2),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class MLPFrameDecoder(nn.Module):
+    """(z_t, f) -> parameters of p(x_t | z_t, f) for vector frames."""
+
+    def __init__(self, in_dim: int, hidden: int, out_dim: int):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(in_dim, hidden),
+            nn.LeakyReLU(0.2),
+            nn.Linear(hidden, hidden),
+            nn.LeakyReLU(0.2),
+            nn.Linear(hidden, out_dim),
+        )
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.net(h)

@@ -1,0 +1,311 @@
+"""The training loop, with resume, logs and checkpoints beside it as small functions.
+
+A run directory holds ``config.yaml`` (the resolved config), ``metrics.jsonl`` (one JSON
+record per logged step) and ``checkpoint.pt`` (the latest state). Batches come from a
+stateless sampler (the permutation of epoch e is a function of the seed and e), and the
+torch RNG state travels in the checkpoint, so a resumed run ends with exactly the weights
+of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from dsae.config import Config, DataConfig, TrainConfig
+from dsae.data import build_dataset, fingerprint, load_meta, load_split
+from dsae.data.base import DatasetMeta
+from dsae.errors import DsaeError
+from dsae.models import DSAE, build_model
+from dsae.objectives.elbo import elbo_terms
+from dsae.train.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
+from dsae.utils import seed_everything, set_threads
+
+METRICS_FILE = "metrics.jsonl"
+CONFIG_FILE = "config.yaml"
+
+
+def prepare_data(cfg: DataConfig, progress: bool = True) -> Path:
+    """Return the dataset directory, building it first when it is missing and allowed."""
+    root = Path(cfg.root)
+    if (root / "meta.json").is_file():
+        return root
+    if not cfg.build_if_missing:
+        raise DsaeError(f"no dataset at {root} (build it with 'dsae data build {cfg.name}')")
+    return build_dataset(
+        cfg.name,
+        root,
+        source=cfg.source,
+        image_size=cfg.image_size,
+        n_train=cfg.n_train,
+        n_test=cfg.n_test,
+        seed=cfg.seed,
+        progress=progress,
+    )
+
+
+class EpochSampler:
+    """Batch indices for a global step: shuffled epochs, the last partial batch dropped."""
+
+    def __init__(self, n: int, batch_size: int, seed: int):
+        if n <= 0:
+            raise DsaeError("the training split is empty")
+        self.n, self.batch_size, self.seed = n, min(batch_size, n), seed
+        self.steps_per_epoch = max(1, n // self.batch_size)
+        self._epoch, self._perm = -1, np.arange(n)
+
+    def indices(self, step: int) -> np.ndarray:
+        epoch, i = divmod(step, self.steps_per_epoch)
+        if epoch != self._epoch:
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            self._perm, self._epoch = torch.randperm(self.n, generator=g).numpy(), epoch
+        return np.sort(self._perm[i * self.batch_size : (i + 1) * self.batch_size])
+
+
+def frames_to_tensor(x: np.ndarray) -> torch.Tensor:
+    """(B, T, H, W, C) uint8 -> (B, T, C, H, W) float in [0, 1] (NHWC strides kept);
+    (B, T, D) float vectors pass through as float32."""
+    t = torch.from_numpy(np.ascontiguousarray(x))
+    if t.dim() == 5:
+        t = t.permute(0, 1, 4, 2, 3)
+    if t.dtype == torch.uint8:
+        return t.float().div_(255.0)
+    return t.float()
+
+
+def tensor_to_frames(x: torch.Tensor) -> np.ndarray:
+    """Inverse of :func:`frames_to_tensor` for images: -> (B, T, H, W, C) uint8."""
+    if x.dim() == 5:
+        return (x.clamp(0, 1).permute(0, 1, 3, 4, 2) * 255).round().to(torch.uint8).numpy()
+    return x.float().numpy()
+
+
+def lr_lambda(cfg: TrainConfig):
+    """Learning-rate factor per step: linear warm-up, then constant or cosine decay."""
+
+    def f(step: int) -> float:
+        if cfg.lr_warmup_steps > 0 and step < cfg.lr_warmup_steps:
+            return (step + 1) / cfg.lr_warmup_steps
+        if cfg.schedule == "constant":
+            return 1.0
+        span = max(1, cfg.max_steps - cfg.lr_warmup_steps)
+        progress = min(1.0, (step - cfg.lr_warmup_steps) / span)
+        return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return f
+
+
+def _check_config(cfg: Config) -> None:
+    t = cfg.train
+    if t.schedule not in ("constant", "cosine"):
+        raise DsaeError(f"train.schedule must be constant or cosine, got {t.schedule!r}")
+    for key, v in (("train.max_steps", t.max_steps), ("train.batch_size", t.batch_size)):
+        if v <= 0:
+            raise DsaeError(f"{key} must be positive, got {v}")
+    if t.lr <= 0:
+        raise DsaeError(f"train.lr must be positive, got {t.lr}")
+
+
+def make_model(cfg: Config, meta: DatasetMeta) -> DSAE:
+    try:
+        model = build_model(cfg.model, meta.frame_shape)
+    except ValueError as e:
+        raise DsaeError(f"model config: {e}") from None
+    if cfg.train.channels_last and model.is_image:
+        model.use_channels_last()
+    return model
+
+
+def _read_metrics(path: Path, upto_step: int) -> list[str]:
+    if not path.is_file():
+        return []
+    keep = []
+    for line in path.read_text().splitlines():
+        try:
+            if json.loads(line)["step"] <= upto_step:
+                keep.append(line)
+        except (json.JSONDecodeError, KeyError, TypeError):
+            continue
+    return keep
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    step: int
+    last: dict[str, float]
+    wall_time: float
+
+
+def train(
+    cfg: Config,
+    run_dir: str | os.PathLike,
+    resume: bool = False,
+    progress: bool | None = None,
+    stop_at: int | None = None,
+) -> TrainResult:
+    """Train ``cfg`` into ``run_dir``; ``resume`` continues from its checkpoint.
+
+    ``stop_at`` ends the run early at that step with a checkpoint, as an interruption
+    would (used to test that resuming is exact).
+    """
+    _check_config(cfg)
+    run = Path(run_dir)
+    progress = cfg.train.progress if progress is None else progress
+    ckpt_path = run / CHECKPOINT_FILE
+    state: dict[str, Any] | None = None
+    if resume:
+        if not ckpt_path.is_file():
+            raise DsaeError(f"nothing to resume: {ckpt_path} not found")
+        state = load_checkpoint(ckpt_path)
+        saved = Config.from_dict(state["config"])
+        for section in ("data", "model", "objective"):
+            if getattr(saved, section) != getattr(cfg, section):
+                raise DsaeError(
+                    f"cannot resume: the {section} config differs from the checkpoint's"
+                )
+    elif ckpt_path.is_file():
+        raise DsaeError(
+            f"{run} already holds a run: pass --resume to continue it, or another --out"
+        )
+
+    set_threads(cfg.train.threads)
+    seed_everything(cfg.train.seed)
+    data_dir = prepare_data(cfg.data, progress=progress)
+    meta = load_meta(data_dir)
+    split = load_split(data_dir, "train")
+    model = make_model(cfg, meta)
+    opt = torch.optim.Adam(
+        [p for p in model.parameters() if p.requires_grad],
+        lr=cfg.train.lr,
+        weight_decay=cfg.train.weight_decay,
+    )
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg.train))
+    step, wall_offset = 0, 0.0
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        step = int(state["step"])
+        wall_offset = float(state.get("wall_time", 0.0))
+        torch.set_rng_state(state["rng"]["torch"])
+
+    run.mkdir(parents=True, exist_ok=True)
+    cfg.save(run / CONFIG_FILE)
+    metrics_path = run / METRICS_FILE
+    kept = _read_metrics(metrics_path, step) if resume else []
+    metrics_path.write_text("".join(line + "\n" for line in kept))
+    fp = fingerprint(data_dir)
+
+    def checkpoint(at: int, elapsed: float) -> None:
+        save_checkpoint(
+            ckpt_path,
+            {
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(),
+                "step": at,
+                "config": cfg.to_dict(),
+                "rng": {"torch": torch.get_rng_state()},
+                "wall_time": elapsed,
+                "data": {
+                    "root": str(data_dir),
+                    "fingerprint": fp,
+                    "meta": json.loads(meta.to_json()),
+                },
+            },
+        )
+
+    sampler = EpochSampler(len(split), cfg.train.batch_size, cfg.train.seed)
+    end = cfg.train.max_steps if stop_at is None else min(stop_at, cfg.train.max_steps)
+    model.train()
+    t0 = time.perf_counter()
+    window_t, window_n = t0, 0
+    last: dict[str, float] = {}
+    bar = tqdm(
+        total=cfg.train.max_steps, initial=step, disable=not progress, desc="train", unit="step"
+    )
+    try:
+        with open(metrics_path, "a") as log:
+            while step < end:
+                x = frames_to_tensor(split.x[sampler.indices(step)])
+                out = model(x)
+                terms = elbo_terms(
+                    out, x, cfg.objective, cfg.model.likelihood, model.log_sigma, step
+                )
+                if not torch.isfinite(terms.loss):
+                    raise DsaeError(
+                        f"training diverged at step {step} (loss is {float(terms.loss)}): "
+                        "lower train.lr or raise model.sigma_x"
+                    )
+                opt.zero_grad(set_to_none=True)
+                terms.loss.backward()
+                if cfg.train.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
+                opt.step()
+                sched.step()
+                step += 1
+                window_n += x.shape[0]
+                bar.update(1)
+                if step % cfg.train.log_every == 0 or step == cfg.train.max_steps:
+                    now = time.perf_counter()
+                    last = terms.as_floats()
+                    rec = {
+                        "step": step,
+                        **{k: round(v, 6) for k, v in last.items()},
+                        "lr": sched.get_last_lr()[0],
+                        "seq_per_s": round(window_n / max(now - window_t, 1e-9), 3),
+                        "wall_time": round(wall_offset + now - t0, 3),
+                        "epoch": round(step / sampler.steps_per_epoch, 4),
+                    }
+                    log.write(json.dumps(rec) + "\n")
+                    log.flush()
+                    bar.set_postfix(
+                        loss=f"{last['loss']:.1f}",
+                        recon=f"{last['recon']:.1f}",
+                        kl_f=f"{last['kl_f']:.1f}",
+                        kl_z=f"{last['kl_z']:.1f}",
+                        seq_s=f"{rec['seq_per_s']:.0f}",
+                    )
+                    window_t, window_n = now, 0
+                if step % cfg.train.ckpt_every == 0 and step < end:
+                    checkpoint(step, wall_offset + time.perf_counter() - t0)
+    except KeyboardInterrupt:
+        checkpoint(step, wall_offset + time.perf_counter() - t0)
+        bar.close()
+        raise
+    bar.close()
+    elapsed = wall_offset + time.perf_counter() - t0
+    checkpoint(step, elapsed)
+    return TrainResult(run_dir=run, step=step, last=last, wall_time=elapsed)
+
+
+@dataclass
+class LoadedRun:
+    model: DSAE
+    config: Config
+    state: dict[str, Any]
+    meta: DatasetMeta
+
+
+def load_run(run_dir: str | os.PathLike) -> LoadedRun:
+    """A trained model in eval mode, with its config and data metadata."""
+    state = load_checkpoint(run_dir)
+    try:
+        cfg = Config.from_dict(state["config"])
+        meta = DatasetMeta.from_dict(state["data"]["meta"])
+        model = make_model(cfg, meta)
+        model.load_state_dict(state["model"])
+    except (KeyError, RuntimeError, TypeError) as e:
+        raise DsaeError(f"corrupt checkpoint in {run_dir}: {str(e).splitlines()[0]}") from None
+    model.eval()
+    return LoadedRun(model=model, config=cfg, state=state, meta=meta)

@@ -1,0 +1,53 @@
+"""Small shared helpers: atomic file writes, seeding, threads."""
+
+from __future__ import annotations
+
+import os
+import random
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+import torch
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
+    """Call ``write(fh)`` on a temporary file beside ``path``, then rename it into place."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    # open(..., "xb") rather than tempfile.mkstemp, so the file gets the usual permissions
+    # (0o666 minus umask) instead of mkstemp's owner-only 0o600.
+    tmp = p.parent / f".{p.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    try:
+        with open(tmp, "xb") as fh:
+            write(fh)
+        os.replace(tmp, p)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return p
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    return atomic_write(path, lambda fh: fh.write(data))
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    return atomic_write(path, lambda fh: fh.write(text.encode()))
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (every random choice dsae makes goes through these)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002  (seeds legacy global users too)
+    torch.manual_seed(seed)
+
+
+def set_threads(n: int) -> int:
+    """Use ``n`` intra-op threads (0: one per available core); returns the number set."""
+    if n <= 0:
+        n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    torch.set_num_threads(max(1, int(n)))
+    return torch.get_num_threads()

@@ -1,0 +1,73 @@
+"""Shared fixtures: tiny datasets and configs that keep the suite fast."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from dsae.config import Config
+from dsae.data.base import DatasetMeta, SequenceSplit, write_dataset_dir
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+torch.set_num_threads(2)
+
+
+def random_split(n: int, size: int = 16, t: int = 8, seed: int = 0) -> SequenceSplit:
+    """Labelled noise: the right shapes and nothing to learn."""
+    rng = np.random.default_rng(seed)
+    meta = DatasetMeta("noise", t, (size, size, 3), {"colour": 3, "shape": 2}, {"action": 4})
+    return SequenceSplit(
+        x=rng.integers(0, 256, (n, t, size, size, 3), dtype=np.uint8),
+        static=np.stack([rng.integers(0, 3, n), rng.integers(0, 2, n)], axis=1),
+        dynamic={"action": rng.integers(0, 4, n)},
+        meta=meta,
+    )
+
+
+@pytest.fixture(scope="session")
+def toy_dir(tmp_path_factory) -> Path:
+    """A small 32 x 32 toy-sprites dataset, built once per test session."""
+    from dsae.data.toy import build_toy
+
+    out = tmp_path_factory.mktemp("toy") / "toy32"
+    return build_toy(out, n_train=256, n_test=64, image_size=32, seed=0)
+
+
+@pytest.fixture
+def tiny_config(toy_dir) -> Config:
+    """A model and schedule small enough to train a few steps in seconds."""
+    return Config.from_dict(
+        {
+            "data": {"name": "toy_sprites", "root": str(toy_dir), "build_if_missing": False},
+            "model": {
+                "channels": [8, 16, 32],
+                "frame_dim": 32,
+                "hidden_dim": 32,
+                "f_dim": 8,
+                "z_dim": 4,
+            },
+            "train": {
+                "max_steps": 12,
+                "batch_size": 16,
+                "log_every": 3,
+                "ckpt_every": 5,
+                "progress": False,
+                "lr_warmup_steps": 2,
+            },
+        }
+    )
+
+
+@pytest.fixture
+def noise_dir(tmp_path) -> Path:
+    out = tmp_path / "noise"
+    write_dataset_dir(out, {"train": random_split(48), "test": random_split(16, seed=1)})
+    return out
+
+
+__all__ = ["random_split", "REPO", "SHARED"]

@@ -1,0 +1,99 @@
+import pytest
+import torch
+
+from dsae.config import ModelConfig
+from dsae.models import MODELS, build_model
+from dsae.models.dsae import DSAE, PriorLSTM
+
+
+def _cfg(**kw) -> ModelConfig:
+    base = dict(channels=[8, 16], frame_dim=16, hidden_dim=16, f_dim=6, z_dim=3)
+    base.update(kw)
+    return ModelConfig(**base)
+
+
+@pytest.mark.parametrize("encoder", ["factorised", "full"])
+def test_shapes_for_both_encoders(encoder):
+    torch.manual_seed(0)
+    model = DSAE(_cfg(encoder=encoder), (16, 16, 3))
+    x = torch.rand(2, 5, 3, 16, 16)
+    out = model(x)
+    assert out.x_param.shape == x.shape
+    assert out.q_f.mean.shape == (2, 6) and out.f.shape == (2, 6)
+    assert out.q_z.mean.shape == (2, 5, 3) and out.z.shape == (2, 5, 3)
+    assert out.p_z.mean.shape == (2, 5, 3)
+    enc = model.encode(x)
+    assert enc.f_mean.shape == (2, 6) and enc.z_logvar.shape == (2, 5, 3)
+    rec = model.reconstruct(x)
+    assert rec.shape == x.shape and 0 <= rec.min() and rec.max() <= 1
+    assert model.swap(x, x.flip(0)).shape == x.shape
+
+
+def test_vector_frames_use_mlp():
+    model = DSAE(_cfg(frame_net="mlp"), (20,))
+    out = model(torch.randn(3, 7, 20))
+    assert out.x_param.shape == (3, 7, 20)
+    with pytest.raises(ValueError, match="frame_net"):
+        DSAE(_cfg(frame_net="conv"), (20,))
+
+
+def test_bad_input_shape_is_a_clear_error():
+    model = DSAE(_cfg(), (16, 16, 3))
+    with pytest.raises(ValueError, match="expected input of shape"):
+        model(torch.rand(2, 5, 16, 16, 3))
+
+
+def test_prior_is_fed_the_given_samples():
+    """p(z_t | z_<t) depends on z_<t only: changing z_t changes the prior at t+1, not at t."""
+    torch.manual_seed(0)
+    prior = PriorLSTM(3, 8)
+    z = torch.randn(2, 6, 3)
+    p1 = prior(z)
+    z2 = z.clone()
+    z2[:, 3] += 1.0
+    p2 = prior(z2)
+    torch.testing.assert_close(p1.mean[:, :4], p2.mean[:, :4])
+    assert not torch.allclose(p1.mean[:, 4], p2.mean[:, 4])
+    # and z_1's prior is the same for every sequence (z_0 = 0)
+    torch.testing.assert_close(p1.mean[0, 0], p1.mean[1, 0])
+
+
+def test_training_pass_evaluates_prior_on_posterior_samples():
+    torch.manual_seed(0)
+    model = DSAE(_cfg(), (16, 16, 3))
+    out = model(torch.rand(2, 5, 3, 16, 16))
+    expected = model.prior(out.z)
+    torch.testing.assert_close(out.p_z.mean, expected.mean)
+    torch.testing.assert_close(out.p_z.logvar, expected.logvar)
+
+
+def test_generate_fixes_the_right_code():
+    torch.manual_seed(0)
+    model = DSAE(_cfg(), (16, 16, 3)).eval()
+    g = torch.Generator().manual_seed(0)
+    f = model.sample_f(1, g)
+    z = model.sample_z(1, 5, g)
+    # fixing both codes: every sequence identical
+    same = model.generate(3, 5, fix="static", f=f, z=z.expand(3, -1, -1))
+    torch.testing.assert_close(same[0], same[1])
+    static = model.generate(3, 5, fix="static", f=f, generator=g)
+    assert not torch.allclose(static[0], static[1])
+    dyn = model.generate(3, 5, fix="dynamic", z=z, generator=g)
+    assert not torch.allclose(dyn[0], dyn[1])
+    with pytest.raises(ValueError):
+        model.generate(2, 5, fix="both")
+
+
+def test_registry_and_channels_last_agree():
+    assert MODELS["dsae"] is DSAE
+    torch.manual_seed(0)
+    a = build_model(_cfg(), (16, 16, 3))
+    b = build_model(_cfg(), (16, 16, 3))
+    b.load_state_dict(a.state_dict())
+    b.use_channels_last()
+    x = torch.rand(2, 4, 3, 16, 16)
+    e1, e2 = a.encode(x), b.encode(x)
+    torch.testing.assert_close(e1.f_mean, e2.f_mean, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(
+        a.decode(e1.f_mean, e1.z_mean), b.decode(e1.f_mean, e1.z_mean), rtol=1e-4, atol=1e-5
+    )

@@ -7,6 +7,7 @@ one line to stderr and exit with code 2.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Sequence
 
@@ -100,14 +101,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     q.add_argument("--no-progress", action="store_true")
 
-    from dsae.cli import commands  # noqa: F401  (registers the command functions)
-
-    for extra in EXTRA_PARSERS:
-        extra(sub)
+    for name in COMMAND_MODULES:
+        # importing a module registers its commands; add_parsers adds its own subparsers
+        module = importlib.import_module(name)
+        if hasattr(module, "add_parsers"):
+            module.add_parsers(sub)
     return p
 
 
-EXTRA_PARSERS: list[Callable[[argparse._SubParsersAction], None]] = []
+# Modules holding @command functions; each may define add_parsers(subparsers).
+COMMAND_MODULES = (
+    "dsae.cli.commands",
+    "dsae.cli.judge_commands",
+    "dsae.cli.eval_commands",
+    "dsae.cli.report_commands",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

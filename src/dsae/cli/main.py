@@ -132,4 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # run through the package module, whose COMMANDS the command modules register into
+    from dsae.cli.main import main as _entry
+
+    sys.exit(_entry())

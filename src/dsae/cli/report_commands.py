@@ -1,1 +1,33 @@
-"""Placeholder: filled by its issue's work."""
+"""``dsae report``: a self-contained HTML page about a run and its evaluation."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from dsae.cli.main import command
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Add the ``report`` subcommand."""
+    p = sub.add_parser("report", help="write a self-contained HTML report of a run")
+    p.add_argument("run", help="run directory")
+    p.add_argument("--eval", dest="eval_dir", default=None, help="evaluation folder (metrics.json)")
+    p.add_argument("--out", default=None, help="HTML file to write (default: RUN/report.html)")
+    p.add_argument("--data", default=None, help="dataset directory (default: the run's)")
+
+
+@command("report")
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write the report page and print where it is."""
+    from dsae.viz.report import build_report
+
+    path = build_report(
+        args.run,
+        eval_dir=args.eval_dir,
+        out=args.out,
+        data=args.data,
+        log=lambda line: print(line, file=sys.stderr),
+    )
+    print(f"wrote report to {path} (open it in a browser)")
+    return 0

@@ -26,7 +26,7 @@ from dsae.eval.judge import (
 from dsae.train.checkpoint import save_checkpoint
 from dsae.train.loop import frames_to_tensor
 
-SIZE, T = 16, 6
+GRID, SIZE, T = 16, 32, 6  # drawn on a 16 x 16 grid, stored at 32 x 32
 COLOURS = np.array([[230, 30, 30], [30, 200, 40], [40, 60, 230]], np.uint8)
 SHADES = np.array([[90, 90, 90], [250, 220, 40]], np.uint8)
 # action -> (dy, dx) per frame of a 3 x 3 white square: right, left, down, up
@@ -40,7 +40,7 @@ def blocks_split(n: int, seed: int) -> SequenceSplit:
     colour = rng.integers(0, 3, n)
     shade = rng.integers(0, 2, n)
     action = rng.integers(0, 4, n)
-    x = np.zeros((n, T, SIZE, SIZE, 3), np.uint8)
+    x = np.zeros((n, T, GRID, GRID, 3), np.uint8)
     x[:] = COLOURS[colour][:, None, None, None]
     x[:, :, :4, :4] = SHADES[shade][:, None, None, None]
     for i in range(n):
@@ -50,6 +50,7 @@ def blocks_split(n: int, seed: int) -> SequenceSplit:
         for t in range(T):
             y, xx = y0 + dy * t, x0 + dx * t
             x[i, t, y : y + 3, xx : xx + 3] = 255
+    x = x.repeat(SIZE // GRID, axis=2).repeat(SIZE // GRID, axis=3)
     meta = DatasetMeta("blocks", T, (SIZE, SIZE, 3), {"colour": 3, "shade": 2}, {"action": 4})
     return SequenceSplit(x, np.stack([colour, shade], 1), {"action": action}, meta)
 
@@ -67,7 +68,7 @@ def blocks_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def trained(blocks_dir) -> tuple[Judge, dict]:
-    return train_judge(blocks_dir, epochs=8, batch_size=16, seed=0, progress=False)
+    return train_judge(blocks_dir, epochs=10, batch_size=16, seed=0, progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +85,7 @@ def test_judge_learns_visible_factors(trained):
     assert judge.n_classes == {"colour": 3, "shade": 2, "action": 4}
     assert set(info["test_accuracy"]) == {"colour", "shade", "action"}
     assert min(info["test_accuracy"].values()) >= 0.97, info["test_accuracy"]
-    assert info["train_time_s"] > 0 and info["steps"] == 8 * (256 // 16)
+    assert info["train_time_s"] > 0 and info["steps"] == 10 * (256 // 16)
     assert not judge.training
 
 
@@ -183,7 +184,7 @@ def test_refuses_other_data(tmp_path, judge_file, trained):
 
 
 def test_same_seed_same_judge(tmp_path):
-    d = write_blocks(tmp_path / "small", n_train=32, n_test=8)
+    d = write_blocks(tmp_path / "small", n_train=16, n_test=4)
     a, _ = train_judge(d, epochs=1, batch_size=8, seed=3, progress=False)
     b, _ = train_judge(d, epochs=1, batch_size=8, seed=3, progress=False)
     for (k, v), w in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
@@ -210,7 +211,7 @@ def test_cli_train_then_test(tmp_path, blocks_dir):
     out = tmp_path / "j" / "judge.pt"
     proc = dsae(
         "judge", "train", "--data", str(blocks_dir), "--out", str(out),
-        "--epochs", "8", "--seed", "0", "--no-progress", "--threads", "1",
+        "--epochs", "10", "--seed", "0", "--no-progress", "--threads", "1",
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert out.is_file()

@@ -18,7 +18,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     t = jsub.add_parser("train", help="train a judge on a dataset's training split")
     t.add_argument("--data", required=True, help="dataset directory")
     t.add_argument("--out", required=True, help="judge file to write, e.g. judge.pt")
-    t.add_argument("--epochs", type=int, default=4)
+    t.add_argument("--epochs", type=int, default=3)
     t.add_argument("--batch-size", type=int, default=32)
     t.add_argument("--lr", type=float, default=2e-3)
     t.add_argument("--seed", type=int, default=0)

@@ -16,6 +16,7 @@ the judge.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import platform
@@ -38,7 +39,7 @@ from dsae.train.loop import frames_to_tensor
 from dsae.utils import seed_everything
 
 JUDGE_KIND = "dsae-judge"
-DEFAULT_CHANNELS = (32, 64, 128, 128)
+DEFAULT_CHANNELS = (16, 32, 64, 128)
 
 
 def _conv_out(size: int, n_layers: int) -> int:
@@ -175,7 +176,7 @@ def _loss(
 
 def train_judge(
     data_dir: str | os.PathLike,
-    epochs: int = 4,
+    epochs: int = 3,
     batch_size: int = 32,
     lr: float = 2e-3,
     seed: int = 0,
@@ -254,7 +255,7 @@ def train_judge(
         "threads": torch.get_num_threads(),
         "versions": {
             "dsae": __version__,
-            "torch": torch.__version__,
+            "torch": str(torch.__version__),
             "numpy": np.__version__,
             "python": platform.python_version(),
         },
@@ -325,8 +326,14 @@ def save_judge(
     path: str | os.PathLike, judge: Judge, meta: DatasetMeta, fingerprint: str, info: dict
 ) -> Path:
     """Write a judge checkpoint: state_dict, architecture, data metadata, fingerprint, info."""
-    import json
 
+    def plain(v: Any) -> Any:  # numpy scalars and arrays in info become numbers and lists
+        if isinstance(v, np.generic | np.ndarray):
+            return v.tolist()
+        raise DsaeError(f"judge info holds a {type(v).__name__}, which cannot be saved")
+
+    # a JSON round trip keeps info loadable with weights_only=True
+    info = json.loads(json.dumps(info, default=plain))
     return save_checkpoint(
         path,
         {

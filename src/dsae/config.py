@@ -48,6 +48,9 @@ class ModelConfig:
     hidden_dim: int = 256  # LSTM width of q(f | x), full q and the prior
     mlp_hidden: int = 256  # hidden width of the mlp frame networks
     norm: str = "none"  # none, batch, group: normalisation inside the conv stacks
+    # optional inductive biases (issue 4); the defaults give the plain model of the paper
+    static_frames: int = 0  # training only: q(f | x) reads this many random frames (0: all)
+    dynamic_input: str = "frames"  # frames, or luminance: q(z_t | .) sees colour-free frames
     likelihood: str = "gaussian"  # gaussian or bernoulli
     sigma_x: float = 1.0  # Gaussian scale (initial value when learned)
     learn_sigma: bool = False

@@ -221,5 +221,16 @@ def test_quickstart_small(tmp_path):
     )  # fmt: skip
     assert "swaps" in proc.stdout
     for rel in ["SUMMARY.txt", "training_curves.png", "swaps/swaps.png", "run/checkpoint.pt",
-                "reconstructions/reconstructions.png", "generate/generate_static.png"]:  # fmt: skip
+                "reconstructions/reconstructions.png", "generate/generate_static.png",
+                "judge.pt", "eval/metrics.json", "report.html"]:  # fmt: skip
         assert (out / rel).is_file(), rel
+    metrics = json.loads((out / "eval" / "metrics.json").read_text())
+    assert {"table1", "generation"} <= set(metrics)
+    page = (out / "report.html").read_text()
+    assert "<table" in page and "data:image/png;base64," in page
+    assert "test accuracy" in (out / "SUMMARY.txt").read_text()
+    # a second quickstart reuses the model and the judge rather than training them again
+    again = dsae("quickstart", "--out", str(out), "--no-progress",
+                 "--set", "data.n_train=48", "--set", "data.n_test=16",
+                 "--set", "data.image_size=32", "--set", "train.max_steps=6", *TINY)  # fmt: skip
+    assert "already trained" in again.stdout and "judge: reusing" in again.stdout

@@ -97,3 +97,45 @@ def test_registry_and_channels_last_agree():
     torch.testing.assert_close(
         a.decode(e1.f_mean, e1.z_mean), b.decode(e1.f_mean, e1.z_mean), rtol=1e-4, atol=1e-5
     )
+
+
+@pytest.mark.parametrize("encoder", ["factorised", "full"])
+def test_luminance_input_hides_colour_from_z(encoder):
+    """With dynamic_input luminance, z's posterior cannot tell a permutation of the colour
+    channels apart (the frame it reads is their mean); with plain frames it can."""
+    torch.manual_seed(0)
+    x = torch.rand(3, 4, 3, 16, 16)
+    x_perm = x[:, :, [2, 0, 1]]
+    lum = DSAE(_cfg(encoder=encoder, dynamic_input="luminance"), (16, 16, 3)).eval()
+    plain = DSAE(_cfg(encoder=encoder), (16, 16, 3)).eval()
+    if encoder == "full":  # full q also conditions z on f, which does see colour
+        a = lum.dynamic_encoder(lum.dynamic_features(x, lum.frame_features(x)), torch.zeros(3, 6))
+        b = lum.dynamic_encoder(
+            lum.dynamic_features(x_perm, lum.frame_features(x_perm)), torch.zeros(3, 6)
+        )
+        assert torch.allclose(a.mean, b.mean, atol=1e-5)
+    else:
+        assert torch.allclose(lum.encode(x).z_mean, lum.encode(x_perm).z_mean, atol=1e-5)
+        assert not torch.allclose(plain.encode(x).z_mean, plain.encode(x_perm).z_mean, atol=1e-3)
+    # f still sees colour in both
+    assert not torch.allclose(lum.encode(x).f_mean, lum.encode(x_perm).f_mean, atol=1e-3)
+    lum.train()
+    out = lum(x)  # training draws random channel weights and still gives every shape
+    assert out.x_param.shape == x.shape and out.q_z.mean.shape == (3, 4, 3)
+
+
+def test_static_frames_picks_k_distinct_frames_in_order_in_training_only():
+    model = DSAE(_cfg(static_frames=3), (16, 16, 3))
+    h = torch.arange(6.0).view(1, 6, 1).expand(50, 6, 2).contiguous()
+    model.train()
+    torch.manual_seed(1)
+    picked = model.static_view(h)[..., 0]  # (50, 3) frame indices
+    assert picked.shape == (50, 3)
+    assert (picked.diff(dim=1) > 0).all()  # distinct, in time order
+    assert len({tuple(r.tolist()) for r in picked}) > 5  # random across sequences
+    model.eval()
+    assert torch.equal(model.static_view(h), h)  # inference reads every frame
+    with pytest.raises(ValueError, match="static_frames"):
+        DSAE(_cfg(static_frames=-1), (16, 16, 3))
+    with pytest.raises(ValueError, match="dynamic_input"):
+        DSAE(_cfg(dynamic_input="hue"), (16, 16, 3))

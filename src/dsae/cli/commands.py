@@ -84,17 +84,21 @@ def quickstart_config(out: str | Path, overrides: list[str] | None = None) -> Co
 
 @command("quickstart")
 def cmd_quickstart(args: argparse.Namespace) -> int:
+    from dsae.data.base import fingerprint, load_meta
+    from dsae.eval.judge import load_judge, save_judge, train_judge
+    from dsae.eval.protocols import evaluate_run, format_generation
     from dsae.train import load_checkpoint, prepare_data, train
     from dsae.viz.plots import plot_training_curves
+    from dsae.viz.report import build_report
 
     t_start = time.perf_counter()
     out = Path(args.out)
     progress = not args.no_progress
     cfg = quickstart_config(out, args.overrides)
     run = out / "run"
-    print(f"[1/5] toy sprites -> {cfg.data.root}")
-    prepare_data(cfg.data, progress=progress)
-    print(f"[2/5] training the DSAE ({cfg.train.max_steps} steps) -> {run}")
+    print(f"[1/8] toy sprites -> {cfg.data.root}")
+    data_dir = prepare_data(cfg.data, progress=progress)
+    print(f"[2/8] training the DSAE ({cfg.train.max_steps} steps) -> {run}")
     resume = (run / "checkpoint.pt").is_file()
     if resume and int(load_checkpoint(run)["step"]) >= cfg.train.max_steps:
         print("      (already trained; reusing it)")
@@ -102,14 +106,30 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
         train(cfg, run, resume=resume, progress=progress)
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     plot_training_curves(records, out / "training_curves.png")
-    print("[3/5] reconstructions")
+    print("[3/8] reconstructions")
     write_reconstructions(str(run), None, str(out / "reconstructions"), 8, "test", 0, 2)
-    print("[4/5] swaps")
+    print("[4/8] swaps")
     write_swaps(str(run), None, str(out / "swaps"), 8, "test", 0, 2)
-    print("[5/5] generations")
+    print("[5/8] generations")
     for fix in ("static", "dynamic"):
         write_generations(str(run), str(out / "generate"), fix, 6, 3, None, 0, 2)
+    judge_path = out / "judge.pt"
+    fp = fingerprint(data_dir)
+    if judge_path.is_file() and load_judge(judge_path).fingerprint == fp:
+        print(f"[6/8] judge: reusing {judge_path}")
+    else:
+        print(f"[6/8] training a judge of the toy factors -> {judge_path}")
+        judge, info = train_judge(data_dir, seed=cfg.train.seed, progress=progress)
+        save_judge(judge_path, judge, load_meta(data_dir), fp, info)
+    judge_acc = load_judge(judge_path).info.get("test_accuracy", {})
+    print(f"[7/8] evaluating the model with the judge -> {out / 'eval'}")
+    metrics = evaluate_run(
+        run, data_dir, judge_path, out / "eval", seed=cfg.train.seed, progress=progress
+    )
+    print("[8/8] report")
+    report = build_report(run, eval_dir=out / "eval", out=out / "report.html", assets=out)
     last = records[-1] if records else {}
+    acc = ", ".join(f"{k} {v:.3f}" for k, v in judge_acc.items())
     summary = "\n".join(
         [
             f"dsae quickstart finished in {time.perf_counter() - t_start:.0f} s",
@@ -121,6 +141,11 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
             f"  swaps:           {out / 'swaps' / 'swaps.png'}  (rows: content, motion, swap)",
             f"  generations:     {out / 'generate'}/generate_static.png (shared f), "
             "generate_dynamic.png (shared z)",
+            f"  judge:           {judge_path} (test accuracy: {acc})",
+            f"  evaluation:      {out / 'eval' / 'metrics.json'}",
+            f"  report:          {report}  (open it in a browser)",
+            "",
+            format_generation(metrics["generation"]),
         ]
     )
     atomic_write_text(out / "SUMMARY.txt", summary + "\n")

@@ -10,6 +10,12 @@ Departures from the paper, each a choice rather than a change of the model: the 
 networks are sized for 64 x 64 frames (the 2018 networks are far larger than the data
 needs), and the full-q posterior of z_t is read off a forward RNN over the bi-LSTM states
 (the paper's "bidirectional LSTM conditioned on f, followed by an RNN").
+
+Two optional inductive biases, off by default: ``static_frames`` (q(f | x) reads a random
+subset of frames in training, so f cannot depend on the whole motion) and ``dynamic_input:
+luminance`` (q(z_t | .) reads a colour-free frame through its own encoder, so z cannot carry
+colour). Both are augmentations in the spirit of C-DSVAE's content- and motion-preserving
+views, applied to the encoders' inputs instead of through extra contrastive passes.
 """
 
 from __future__ import annotations
@@ -163,6 +169,16 @@ class DSAE(nn.Module):
             (d,) = self.frame_shape
             self.frame_encoder = MLPFrameEncoder(d, cfg.mlp_hidden, cfg.frame_dim)
             self.decoder = MLPFrameDecoder(cfg.f_dim + cfg.z_dim, cfg.mlp_hidden, d)
+        if cfg.dynamic_input not in ("frames", "luminance"):
+            raise ValueError(f"unknown dynamic_input {cfg.dynamic_input!r} (frames, luminance)")
+        if cfg.dynamic_input == "luminance":
+            if not self.is_image:
+                raise ValueError("dynamic_input luminance needs image frames")
+            self.dynamic_frame_encoder = ConvFrameEncoder(
+                1, self.frame_shape[0], cfg.channels, cfg.frame_dim, cfg.norm
+            )
+        if cfg.static_frames < 0:
+            raise ValueError(f"static_frames must be >= 0, got {cfg.static_frames}")
         self.static_encoder = StaticEncoder(cfg.frame_dim, cfg.hidden_dim, cfg.f_dim)
         self.dynamic_encoder = DYNAMIC_ENCODERS[cfg.encoder](
             cfg.frame_dim, cfg.hidden_dim, cfg.z_dim, cfg.f_dim
@@ -209,12 +225,40 @@ class DSAE(nn.Module):
         b, t = x.shape[:2]
         return self.frame_encoder(self._frames_in(x)).view(b, t, -1)
 
+    def dynamic_features(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """The frame features q(z_t | .) reads: h_t itself, or features of a luminance image.
+
+        With ``dynamic_input: luminance`` the frame becomes one channel, sum_c w_c x_c, with
+        w random on the simplex per sequence in training and w = 1/C otherwise: a
+        motion-preserving augmentation that hides colour (a static attribute) from z.
+        """
+        if self.cfg.dynamic_input == "frames":
+            return h
+        b, t, c = x.shape[:3]
+        if self.training:
+            w = -torch.log(torch.rand(b, 1, c, 1, 1, device=x.device, dtype=x.dtype))
+            w = w / w.sum(2, keepdim=True)
+        else:
+            w = torch.full((1, 1, c, 1, 1), 1.0 / c, device=x.device, dtype=x.dtype)
+        lum = (x * w).sum(2, keepdim=True)  # (B, T, 1, H, W)
+        return self.dynamic_frame_encoder(self._frames_in(lum)).view(b, t, -1)
+
+    def static_view(self, h: torch.Tensor) -> torch.Tensor:
+        """The frames q(f | x) reads: all, or (training, ``static_frames`` = k) k random ones
+        in time order per sequence, a content-preserving augmentation."""
+        k = self.cfg.static_frames
+        b, t = h.shape[:2]
+        if not self.training or k <= 0 or k >= t:
+            return h
+        idx = torch.rand(b, t, device=h.device).argsort(1)[:, :k].sort(1).values
+        return h.gather(1, idx.unsqueeze(-1).expand(-1, -1, h.shape[-1]))
+
     def forward(self, x: torch.Tensor) -> DSAEOutput:
         """One training pass: posterior samples, the prior on them, and p(x | z, f)."""
         h = self.frame_features(x)
-        q_f = self.static_encoder(h)
+        q_f = self.static_encoder(self.static_view(h))
         f = q_f.rsample()
-        q_z = self.dynamic_encoder(h, f)
+        q_z = self.dynamic_encoder(self.dynamic_features(x, h), f)
         z = q_z.rsample()
         p_z = self.prior(z)
         return DSAEOutput(x_param=self.decode_param(f, z), q_f=q_f, q_z=q_z, p_z=p_z, f=f, z=z)
@@ -223,8 +267,8 @@ class DSAE(nn.Module):
     def encode(self, x: torch.Tensor) -> Encoding:
         """Posterior parameters of f and z_1:T (full q conditions z on the mean of f)."""
         h = self.frame_features(x)
-        q_f = self.static_encoder(h)
-        q_z = self.dynamic_encoder(h, q_f.mean)
+        q_f = self.static_encoder(self.static_view(h))
+        q_z = self.dynamic_encoder(self.dynamic_features(x, h), q_f.mean)
         return Encoding(q_f.mean, q_f.logvar, q_z.mean, q_z.logvar)
 
     # -- generation -------------------------------------------------------------------

@@ -1,0 +1,207 @@
+"""benchmarks/sprites.py (issue 4) end to end at toy scale, and its planning and FLOP helpers."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from dsae.config import load_config
+from dsae.data import build_dataset
+from dsae.errors import DsaeError
+
+REPO = Path(__file__).resolve().parents[2]
+BENCHMARKS = REPO / "benchmarks"
+CONFIG = REPO / "configs" / "quickstart.yaml"
+TINY = [
+    "--set", "model.channels=[8,16,32]", "--set", "model.frame_dim=32",
+    "--set", "model.hidden_dim=32", "--set", "model.f_dim=8", "--set", "model.z_dim=4",
+    "--set", "train.batch_size=16", "--set", "train.log_every=3", "--set", "train.ckpt_every=50",
+    "--set", "train.lr_warmup_steps=2", "--set", "train.threads=1",
+]  # fmt: skip
+BASELINE_SMALL = [
+    "--baseline-set", "model.channels=[32,32,32]", "--baseline-set", "model.frame_dim=64",
+    "--baseline-set", "model.hidden_dim=64", "--baseline-set", "model.f_dim=16",
+    "--baseline-set", "model.z_dim=8",
+]  # fmt: skip
+BUDGET_MINUTES = 0.06  # 3.6 s of training
+SPRITES_TARGETS = (
+    {f"generation.{k}" for k in ("acc", "is", "h_yx", "h_y")}
+    | {f"f_kept.{k}" for k in ("skin", "pants", "top", "hair")}
+    | {f"table1.{k}" for k in ("skin", "pants", "top", "hair", "action")}
+    | {"train_wall_time_s", "flop_efficiency_pct", "peak_rss_mb"}
+)
+
+
+@pytest.fixture(scope="module")
+def bench():
+    """benchmarks/sprites.py as a module (the spawned training child imports it too)."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        yield importlib.import_module("sprites")
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+@pytest.fixture(scope="module")
+def result(bench, tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench")
+    data = build_dataset("toy_sprites", root / "toy", n_train=48, n_test=16, image_size=32)
+    out = root / "sprites-quickstart.json"
+    args = [
+        str(CONFIG), "--data", str(data), "--judge", str(root / "judge.pt"),
+        "--judge-epochs", "1", "--budget-minutes", str(BUDGET_MINUTES),
+        "--run-dir", str(root / "run"), "--out", str(out), "--repeats", "3",
+        "--calib-steps", "6", "--baseline-steps", "2", "--peak-size", "128",
+        "--peak-seconds", "0.2", "--no-progress", *TINY, "--set", "train.max_steps=100000",
+        *BASELINE_SMALL,
+    ]  # fmt: skip
+    assert bench.main(args) == 0
+    return {"root": root, "json": json.loads(out.read_text()), "judge": root / "judge.pt"}
+
+
+def test_every_target_is_recorded_with_a_verdict(result):
+    targets = result["json"]["targets"]
+    assert set(targets) == SPRITES_TARGETS
+    for name, t in targets.items():
+        assert {"value", "target", "op", "met", "missing"} <= set(t), name
+        assert isinstance(t["met"], bool) and t["op"] in (">=", "<="), name
+        if t["missing"]:
+            assert t["value"] is None and t["met"] is False, name
+        else:
+            want = t["value"] >= t["target"] if t["op"] == ">=" else t["value"] <= t["target"]
+            assert t["met"] == want, name
+    assert result["json"]["all_met"] == all(t["met"] for t in targets.values())
+
+
+def test_factors_the_toy_data_lacks_are_missing_not_fatal(result):
+    targets = result["json"]["targets"]
+    # toy sprites have skin, shirt, pants, hair and action: "top" is the Sprites name
+    for name in ("f_kept.top", "table1.top"):
+        assert targets[name]["missing"] and "top" in targets[name]["note"]
+    for name in ("f_kept.skin", "f_kept.hair", "table1.pants", "table1.action", "generation.is"):
+        assert not targets[name]["missing"] and isinstance(targets[name]["value"], float), name
+    assert targets["generation.h_y"]["value"] <= 2.2 + 1e-9  # at most log 9
+    assert result["json"]["evaluation"]["checkpoint_step"] == result["json"]["training"]["steps"]
+
+
+def test_training_is_planned_to_fit_the_budget_and_stays_within_it(result):
+    r = result["json"]
+    plan, training = r["plan"], r["training"]
+    assert plan["budget_s"] == pytest.approx(60 * BUDGET_MINUTES)
+    assert plan["requested_steps"] == 100000 and plan["limited_by"] == "budget"
+    assert 1 <= plan["planned_steps"] == plan["fit_steps"] < 100000
+    assert r["resolved_config"]["train"]["max_steps"] == plan["planned_steps"]
+    assert 1 <= training["steps"] <= plan["planned_steps"]
+    if not training["watchdog_fired"]:
+        assert training["steps"] == plan["planned_steps"]
+    assert 0 < training["wall_time_s"] <= plan["budget_s"]
+    assert r["targets"]["train_wall_time_s"]["met"] is True
+    assert r["targets"]["train_wall_time_s"]["value"] == pytest.approx(training["wall_time_s"])
+    assert r["calibration"]["seq_per_s"] > 0 and r["calibration"]["step_s"] > 0
+
+
+def test_flop_rate_peak_baseline_and_memory_are_measured(result):
+    r = result["json"]
+    eff = r["efficiency"]
+    assert eff["flops_per_step"] > 0 and eff["batch"] == 16
+    assert eff["matmul_peak"]["peak_flops_per_s"] > 0 and eff["matmul_peak"]["size"] == 128
+    assert eff["matmul_peak"]["threads"] == 1 and eff["matmul_peak"]["reps"] >= 3
+    assert eff["achieved_flops_per_s"] > 0 and eff["efficiency_pct"] > 0
+    assert r["targets"]["flop_efficiency_pct"]["value"] == pytest.approx(eff["efficiency_pct"])
+    base = r["baseline"]
+    assert base["model"]["channels"] == [32, 32, 32] and base["model"]["norm"] == "batch"
+    assert base["flops_per_step"] > eff["flops_per_step"] and base["seq_per_s"] > 0
+    t = r["throughput"]
+    assert t["config_seq_per_s"] > 0 and t["baseline_seq_per_s"] > 0
+    assert t["speedup_vs_baseline"] == pytest.approx(
+        t["config_seq_per_s"] / t["baseline_seq_per_s"]
+    )
+    mem = r["training"]
+    assert 0 < mem["peak_rss_mb"] == r["targets"]["peak_rss_mb"]["value"]
+    assert mem["ru_maxrss_mb"] > 0
+
+
+def test_record_names_machine_data_judge_and_times(result):
+    r = result["json"]
+    assert r["machine"]["cpu"] and r["machine"]["cores"] >= 1 and "commit" in r["machine"]
+    assert {"torch", "dsae", "numpy", "python"} <= set(r["versions"])
+    assert r["data"]["name"] == "toy_sprites" and r["data"]["built"] is False
+    assert r["judge"]["trained"] is True and result["judge"].is_file()
+    assert set(r["judge"]["test_accuracy"]) == {"skin", "shirt", "pants", "hair", "action"}
+    assert (result["root"] / "run" / "eval" / "metrics.json").is_file()
+    assert all(v is None or v >= 0 for v in r["timing"].values())
+
+
+def test_plan_steps_keeps_the_config_when_it_fits(bench):
+    by_budget = bench.plan_steps(10.0, 1000, 0.1, 1.0)  # (9 - 1) s at 0.1 s per step
+    assert by_budget["planned_steps"] == by_budget["fit_steps"] == 80
+    assert by_budget["limited_by"] == "budget"
+    by_config = bench.plan_steps(10.0, 50, 0.1, 1.0)
+    assert by_config["planned_steps"] == 50 and by_config["limited_by"] == "config"
+    with pytest.raises(DsaeError, match="not one training step"):
+        bench.plan_steps(1.0, 50, 5.0, 0.0)
+
+
+def test_targets_of_missing_and_present_values(bench):
+    assert bench.target(99.95, 99.9, ">=")["met"] is True
+    assert bench.target(0.2, 0.1, "<=")["met"] is False
+    missing = bench.target(None, 0.1, "<=", "no factor")
+    assert missing["met"] is False and missing["missing"] and missing["note"] == "no factor"
+    none = bench.all_targets(None, 5.0, 6.0, 70.0, 100.0)
+    assert set(none) == SPRITES_TARGETS
+    assert none["train_wall_time_s"]["met"] and none["flop_efficiency_pct"]["met"]
+    assert all(none[k]["missing"] for k in SPRITES_TARGETS if "." in k)
+
+
+def test_lstm_flops_are_counted(bench):
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(32, 64, batch_first=True, bidirectional=True)
+    x = torch.rand(16, 8, 32)
+
+    def step() -> None:
+        y, _ = lstm(x)
+        y.sum().backward()
+
+    total, _ = bench.count_flops(step)
+    forward = 2 * 2 * 16 * 8 * 4 * 64 * (32 + 64)  # two directions, four gates
+    assert total == pytest.approx(3 * forward, rel=0.01)  # forward + backward (2x)
+
+
+def test_ensure_data_builds_once_and_the_baseline_is_the_paper_size(bench, tmp_path):
+    cfg = load_config(
+        CONFIG, ["data.n_train=8", "data.n_test=4", "data.image_size=32", "data.seed=1"]
+    )
+    first = bench.ensure_data(cfg, tmp_path / "toy", None, progress=False)
+    assert first["built"] and first["build_time_s"] > 0 and first["frame_shape"] == [32, 32, 3]
+    again = bench.ensure_data(cfg, tmp_path / "toy", None, progress=False)
+    assert not again["built"] and again["fingerprint"] == first["fingerprint"]
+    base = bench.baseline_config(cfg)
+    assert base.model.channels == [256] * 4 and base.model.f_dim == 256
+    assert base.model.encoder == cfg.model.encoder and base.train == cfg.train
+
+
+def test_the_watchdog_interrupts_a_run_that_would_overrun(bench, result, tmp_path):
+    toy = result["root"] / "toy"
+    sets = [f"data.root={toy}", "data.build_if_missing=false", *TINY[1::2]]
+    cfg = load_config(CONFIG, [*sets, "train.max_steps=100000", "train.progress=false"])
+    report = bench.run_training(cfg, tmp_path / "run", 2.0, 0.3, progress=False)
+    assert report["watchdog_fired"] and report["interrupted"]
+    assert 0 < report["steps"] < 100000 and report["wall_time_s"] <= 2.0
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert state["step"] == report["steps"]  # the loop checkpointed where it stopped
+
+
+def test_table_and_user_errors(bench, result, tmp_path, capsys):
+    text = bench.format_targets(result["json"]["targets"])
+    assert len(text.splitlines()) == len(SPRITES_TARGETS) + 2
+    assert text.count("missing") == 2 and "targets met" in text
+    assert bench.main([str(tmp_path / "nowhere.yaml")]) == 2
+    assert capsys.readouterr().err.startswith("sprites.py: error: config file not found")
+    taken = result["root"] / "run"  # holds a checkpoint already
+    assert bench.main([str(CONFIG), "--run-dir", str(taken), "--data", str(tmp_path)]) == 2
+    assert "already holds a run" in capsys.readouterr().err

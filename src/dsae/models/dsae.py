@@ -229,14 +229,15 @@ class DSAE(nn.Module):
         """The frame features q(z_t | .) reads: h_t itself, or features of a luminance image.
 
         With ``dynamic_input: luminance`` the frame becomes one channel, sum_c w_c x_c, with
-        w random on the simplex per sequence in training and w = 1/C otherwise: a
-        motion-preserving augmentation that hides colour (a static attribute) from z.
+        w_c ~ U(0.2, 1) normalised to sum 1 per sequence in training (no part of a figure
+        goes dark) and w = 1/C otherwise: a motion-preserving augmentation that hides colour
+        (a static attribute) from z.
         """
         if self.cfg.dynamic_input == "frames":
             return h
         b, t, c = x.shape[:3]
         if self.training:
-            w = -torch.log(torch.rand(b, 1, c, 1, 1, device=x.device, dtype=x.dtype))
+            w = 0.2 + 0.8 * torch.rand(b, 1, c, 1, 1, device=x.device, dtype=x.dtype)
             w = w / w.sum(2, keepdim=True)
         else:
             w = torch.full((1, 1, c, 1, 1), 1.0 / c, device=x.device, dtype=x.dtype)

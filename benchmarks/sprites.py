@@ -417,8 +417,18 @@ def warm_imports() -> None:
     torch.optim.Adam([torch.zeros(1, requires_grad=True)])
 
 
+def _die_with_parent() -> None:
+    """On Linux, ask for SIGTERM when the benchmark process dies (killed, not interrupted),
+    so that a training child is never left running on its own."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
 def _train_child(cfg_dict: dict, run_dir: str, progress: bool, q: Any) -> None:
     """Child process: train, then report steps, wall times and peak memory on ``q``."""
+    _die_with_parent()
     try:
         t_enter = time.perf_counter()
         cfg = Config.from_dict(cfg_dict)

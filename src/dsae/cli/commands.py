@@ -115,13 +115,15 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
         write_generations(str(run), str(out / "generate"), fix, 6, 3, None, 0, 2)
     judge_path = out / "judge.pt"
     fp = fingerprint(data_dir)
-    if judge_path.is_file() and load_judge(judge_path).fingerprint == fp:
+    existing = load_judge(judge_path) if judge_path.is_file() else None
+    if existing is not None and existing.fingerprint == fp:
         print(f"[6/8] judge: reusing {judge_path}")
+        info = existing.info
     else:
         print(f"[6/8] training a judge of the toy factors -> {judge_path}")
         judge, info = train_judge(data_dir, seed=cfg.train.seed, progress=progress)
         save_judge(judge_path, judge, load_meta(data_dir), fp, info)
-    judge_acc = load_judge(judge_path).info.get("test_accuracy", {})
+    judge_acc = info.get("test_accuracy", {})
     print(f"[7/8] evaluating the model with the judge -> {out / 'eval'}")
     metrics = evaluate_run(
         run, data_dir, judge_path, out / "eval", seed=cfg.train.seed, progress=progress

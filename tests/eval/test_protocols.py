@@ -26,6 +26,7 @@ from dsae.eval.protocols import (
     entropy,
     evaluate_run,
     format_generation,
+    format_swap,
     format_table1,
     generation_protocol,
     inception_score,
@@ -33,6 +34,8 @@ from dsae.eval.protocols import (
     label_entropies,
     latent_protocol,
     reconstruction_protocol,
+    swap_partners,
+    swap_protocol,
     table1_protocol,
     to_json_safe,
     trajectories_protocol,
@@ -50,7 +53,7 @@ REGIONS = {
 }
 LAYOUT = {
     "run", "checkpoint_step", "dataset", "config", "judge", "seeds", "versions", "timing",
-    "plots", "reconstruction", "table1", "generation", "latent",
+    "plots", "reconstruction", "table1", "generation", "swap", "latent",
 }  # fmt: skip
 
 
@@ -422,3 +425,47 @@ def test_cli_evaluate(evaluated, tmp_path, capsys):
                  "--out", str(out)])  # fmt: skip
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "run directory not found" in err[0]
+
+
+# -- swaps --------------------------------------------------------------------------------
+class ZOnlyCodec(LabelCodec):
+    """A leaky stand-in: z_t carries every factor and the decoder ignores f."""
+
+    def encode(self, x: torch.Tensor):
+        from dsae.models import Encoding
+
+        e = LabelCodec.encode(self, x)
+        z = torch.cat([e.f_mean.unsqueeze(1).expand(-1, x.shape[1], -1), e.z_mean], dim=-1)
+        return Encoding(e.f_mean, e.f_logvar, z, torch.zeros_like(z))
+
+    def decode(self, f: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return LabelCodec.decode(self, z[:, 0, :2], z[:, :, 2:])
+
+
+def test_swap_protocol_scores_which_source_each_factor_comes_from(split):
+    oracle = Oracle()
+    ideal = swap_protocol(LabelCodec(), split, oracle, seed=0)
+    assert ideal["n_pairs"] == len(split)
+    for group in ("static", "dynamic"):
+        for row in ideal[group].values():
+            assert row["acc"] == 100.0 and row["differs"] == 100.0 and row["other_source"] == 0.0
+    leaky = swap_protocol(ZOnlyCodec(), split, oracle, seed=0)
+    for row in leaky["static"].values():  # every static factor comes from the motion source
+        assert row["differs"] == 0.0 and row["other_source"] == 100.0 and row["acc"] < 100.0
+    assert leaky["dynamic"]["action"]["acc"] == 100.0
+    assert swap_protocol(LabelCodec(), split, oracle, seed=0) == ideal
+    text = format_swap(leaky)
+    assert "colour kept from the content source" in text and "other source 100.00 %" in text
+    assert json.loads(json.dumps(leaky)) == leaky
+
+
+def test_swap_partners_are_other_sequences():
+    for n in (2, 3, 50):
+        partner = swap_partners(n, seed=n)
+        assert partner.shape == (n,) and partner.min() >= 0 and partner.max() < n
+        assert np.all(partner != np.arange(n))
+        assert np.array_equal(partner, swap_partners(n, seed=n))
+    assert not np.array_equal(swap_partners(50, 0), swap_partners(50, 1))
+    one = coded_split(np.zeros((1, 2), dtype=np.int64), np.zeros(1, dtype=np.int64))
+    with pytest.raises(DsaeError, match="two sequences"):
+        swap_protocol(LabelCodec(), one, Oracle())

@@ -11,7 +11,13 @@ from dsae.cli.main import command
 @command("evaluate")
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Evaluate a run with a judge; print Table 1 and the generation scores."""
-    from dsae.eval.protocols import METRICS_FILE, evaluate_run, format_generation, format_table1
+    from dsae.eval.protocols import (
+        METRICS_FILE,
+        evaluate_run,
+        format_generation,
+        format_swap,
+        format_table1,
+    )
 
     metrics = evaluate_run(
         args.run,
@@ -27,6 +33,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print(format_table1(metrics["table1"]))
     print()
     print(format_generation(metrics["generation"]))
+    print()
+    print(format_swap(metrics["swap"]))
     print()
     out = Path(args.out)
     plots = ", ".join(metrics["plots"])

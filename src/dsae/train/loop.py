@@ -27,6 +27,7 @@ from dsae.data.base import DatasetMeta
 from dsae.errors import DsaeError
 from dsae.models import DSAE, build_model
 from dsae.objectives.elbo import elbo_terms
+from dsae.objectives.mi import MICritic, mi_terms
 from dsae.train.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 from dsae.utils import seed_everything, set_threads
 
@@ -113,6 +114,10 @@ def _check_config(cfg: Config) -> None:
             raise DsaeError(f"{key} must be positive, got {v}")
     if t.lr <= 0:
         raise DsaeError(f"train.lr must be positive, got {t.lr}")
+    if cfg.objective.mi_weight < 0:
+        raise DsaeError(f"objective.mi_weight must be >= 0, got {cfg.objective.mi_weight}")
+    if cfg.objective.mi_weight > 0 and t.batch_size < 2:
+        raise DsaeError("objective.mi_weight needs train.batch_size >= 2 (mismatched pairs)")
 
 
 def make_model(cfg: Config, meta: DatasetMeta) -> DSAE:
@@ -184,8 +189,14 @@ def train(
     meta = load_meta(data_dir)
     split = load_split(data_dir, "train")
     model = make_model(cfg, meta)
+    critic = None
+    if cfg.objective.mi_weight > 0:
+        critic = MICritic(cfg.model.f_dim, cfg.model.z_dim, cfg.objective.mi_hidden)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if critic is not None:
+        params += list(critic.parameters())
     opt = torch.optim.Adam(
-        [p for p in model.parameters() if p.requires_grad],
+        params,
         lr=cfg.train.lr,
         weight_decay=cfg.train.weight_decay,
     )
@@ -193,6 +204,8 @@ def train(
     step, wall_offset = 0, 0.0
     if state is not None:
         model.load_state_dict(state["model"])
+        if critic is not None:
+            critic.load_state_dict(state["critic"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         step = int(state["step"])
@@ -211,6 +224,7 @@ def train(
             ckpt_path,
             {
                 "model": model.state_dict(),
+                **({"critic": critic.state_dict()} if critic is not None else {}),
                 "optimizer": opt.state_dict(),
                 "scheduler": sched.state_dict(),
                 "step": at,
@@ -247,10 +261,19 @@ def train(
                         f"training diverged at step {step} (loss is {float(terms.loss)}): "
                         "lower train.lr or raise model.sigma_x"
                     )
+                loss = terms.loss
+                mi_log: dict[str, float] = {}
+                if critic is not None:
+                    mi = mi_terms(critic, out.f, out.z)
+                    loss = loss + cfg.objective.mi_weight * mi.penalty + mi.critic_loss
+                    mi_log = {
+                        "mi": float(mi.estimate),
+                        "critic_loss": float(mi.critic_loss.detach()),
+                    }
                 opt.zero_grad(set_to_none=True)
-                terms.loss.backward()
+                loss.backward()
                 if cfg.train.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
+                    torch.nn.utils.clip_grad_norm_(params, cfg.train.grad_clip)
                 opt.step()
                 sched.step()
                 step += 1
@@ -258,7 +281,7 @@ def train(
                 bar.update(1)
                 if step % cfg.train.log_every == 0 or step == cfg.train.max_steps:
                     now = time.perf_counter()
-                    last = terms.as_floats()
+                    last = {**terms.as_floats(), **mi_log}
                     rec = {
                         "step": step,
                         **{k: round(v, 6) for k, v in last.items()},

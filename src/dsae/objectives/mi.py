@@ -1,0 +1,60 @@
+"""An optional penalty on the mutual information I(f; z_1:T) of the posterior codes.
+
+A critic learns the log density ratio log q(f, z_t) / (q(f) q(z_t)) per frame by telling
+posterior pairs (f_i, z_i,t) of one sequence from mismatched pairs (f_j, z_i,t) of two
+(the density-ratio trick of FactorVAE, applied between f and z as the MI terms of DSVAE-MI
+and C-DSVAE are). Its mean logit on matched pairs estimates I(f; z_t) and the encoders
+minimise that estimate: content that f carries then cannot also sit in z, and the other way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.func import functional_call
+
+
+class MICritic(nn.Module):
+    """T(f, z_t) ~ log q(f, z_t) / (q(f) q(z_t)): an MLP on [f, z_t]."""
+
+    def __init__(self, f_dim: int, z_dim: int, hidden: int):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(f_dim + z_dim, hidden),
+            nn.LeakyReLU(0.2),
+            nn.Linear(hidden, hidden),
+            nn.LeakyReLU(0.2),
+            nn.Linear(hidden, 1),
+        )
+
+    def forward(self, f: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """f (B, f_dim), z (B, T, z_dim) -> logits (B, T)."""
+        fr = f.unsqueeze(1).expand(-1, z.shape[1], -1)
+        return self.net(torch.cat([fr, z], dim=-1)).squeeze(-1)
+
+
+@dataclass
+class MITerms:
+    penalty: torch.Tensor  # the encoders' term: the critic's mean logit on matched pairs
+    critic_loss: torch.Tensor  # the critic's own classification loss (inputs detached)
+    estimate: torch.Tensor  # I(f; z_t) estimate in nats per frame (detached)
+
+
+def mi_terms(critic: MICritic, f: torch.Tensor, z: torch.Tensor) -> MITerms:
+    """Both sides of the game in one graph: the critic learns on detached codes, and the
+    encoders' penalty runs through a detached copy of the critic's weights, so one backward
+    pass trains each side on its own loss only."""
+    b = f.shape[0]
+    perm = torch.roll(torch.arange(b), 1)  # every f meets another sequence's z (b >= 2)
+    fd, zd = f.detach(), z.detach()
+    matched, mismatched = critic(fd, zd), critic(fd[perm], zd)
+    critic_loss = F.binary_cross_entropy_with_logits(
+        matched, torch.ones_like(matched)
+    ) + F.binary_cross_entropy_with_logits(mismatched, torch.zeros_like(mismatched))
+    frozen = {k: v.detach() for k, v in critic.named_parameters()}
+    logits = functional_call(critic, frozen, (f, z))
+    penalty = logits.sum(1).mean()  # sum over frames, like the ELBO's KL of z
+    return MITerms(penalty=penalty, critic_loss=critic_loss, estimate=matched.mean().detach())

@@ -406,9 +406,11 @@ def plan_steps(budget_s: float, requested: int, step_s: float, overhead_s: float
 
 
 def watchdog_reserve(budget_s: float, step_s: float) -> float:
-    """How long before the budget ends the watchdog interrupts training: three steps (at
-    least 0.5 s) for the interrupted step and the checkpoint, within the planning margin."""
-    return min(max(3.0 * step_s, 0.5), 0.5 * (1.0 - SAFETY) * budget_s)
+    """How long before the budget ends the watchdog interrupts training: three steps plus
+    1% of the budget (at least 0.5 s) for the interrupted step, the final checkpoint and the
+    child's exit, within the planning margin. (Three steps alone, 3 s, let a 20-minute run
+    end 4.5 s late: the last step and checkpoint took longer than planned.)"""
+    return min(max(3.0 * step_s + 0.01 * budget_s, 0.5), 0.5 * (1.0 - SAFETY) * budget_s)
 
 
 def warm_imports() -> None:

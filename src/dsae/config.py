@@ -49,6 +49,7 @@ class ModelConfig:
     mlp_hidden: int = 256  # hidden width of the mlp frame networks
     norm: str = "none"  # none, batch, group: normalisation inside the conv stacks
     # optional inductive biases (issue 4); the defaults give the plain model of the paper
+    static_encoder: str = "lstm"  # lstm: bi-LSTM read at both ends; mean: frame average
     static_frames: int = 0  # training only: q(f | x) reads this many random frames (0: all)
     dynamic_input: str = "frames"  # frames, or luminance: q(z_t | .) sees colour-free frames
     likelihood: str = "gaussian"  # gaussian or bernoulli

@@ -139,3 +139,15 @@ def test_static_frames_picks_k_distinct_frames_in_order_in_training_only():
         DSAE(_cfg(static_frames=-1), (16, 16, 3))
     with pytest.raises(ValueError, match="dynamic_input"):
         DSAE(_cfg(dynamic_input="hue"), (16, 16, 3))
+
+
+def test_mean_static_encoder_ignores_frame_order_and_lstm_does_not():
+    torch.manual_seed(0)
+    x = torch.rand(2, 5, 3, 16, 16)
+    shuffled = x[:, [3, 0, 4, 1, 2]]
+    mean = DSAE(_cfg(static_encoder="mean"), (16, 16, 3)).eval()
+    lstm = DSAE(_cfg(), (16, 16, 3)).eval()
+    assert torch.allclose(mean.encode(x).f_mean, mean.encode(shuffled).f_mean, atol=1e-5)
+    assert not torch.allclose(lstm.encode(x).f_mean, lstm.encode(shuffled).f_mean, atol=1e-4)
+    with pytest.raises(ValueError, match="static_encoder"):
+        DSAE(_cfg(static_encoder="gru"), (16, 16, 3))

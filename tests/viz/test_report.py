@@ -51,8 +51,8 @@ def _write_eval(eval_dir: Path, dataset: str) -> Path:
         plot_factor_trajectories(
             classes, eval_dir / f"trajectories_{name}.png", ["skin", "action"], [3, 3]
         )
-    static = {f: {"disagreement": 0.25, "kl_recon": 0.5, "kl_random": 1.1} for f in ("skin", "top")}
-    static[ODD_FACTOR] = {"disagreement": 0.5, "kl_recon": 0.75, "kl_random": 1.1}
+    static = {f: {"disagreement": 25.0, "kl_recon": 0.5, "kl_random": 1.1} for f in ("skin", "top")}
+    static[ODD_FACTOR] = {"disagreement": 50.0, "kl_recon": 0.75, "kl_random": 1.1}
     metrics = {
         "run": "run",
         "checkpoint_step": 6,
@@ -66,20 +66,25 @@ def _write_eval(eval_dir: Path, dataset: str) -> Path:
             "trajectories_fixed_f": "trajectories_fixed_f.png",
             "trajectories_fixed_z": "trajectories_fixed_z.png",
         },
-        "reconstruction": {"mse": 0.0123, "psnr": 19.1, "judge_accuracy": {"skin": 0.8125}},
+        "reconstruction": {"mse": 0.0123, "psnr": 19.1, "judge_accuracy": {"skin": 81.25}},
         "table1": {
             "static": static,
-            "dynamic": {"action": {"disagreement": 0.625, "kl_recon": 1.5, "kl_random": 2.2}},
+            "dynamic": {"action": {"disagreement": 62.5, "kl_recon": 1.5, "kl_random": 2.2}},
         },
         "generation": {
             "z_kept_f_sampled": {
-                "acc": _ms(0.4375, 0.0625),
+                "acc": _ms(43.75, 6.25),
                 "is": _ms(1.75, 0.125),
                 "h_yx": _ms(0.625, 0.25),
                 "h_y": _ms(1.0625, 0.5),
                 "n": 64,
             },
-            "f_kept_z_sampled": {"skin": _ms(0.5625, 0.125)},
+            "f_kept_z_sampled": {"skin": _ms(56.25, 12.5)},
+        },
+        "swap": {
+            "n_pairs": 16,
+            "static": {"skin": {"acc": 62.5, "differs": 57.5, "other_source": 12.5}},
+            "dynamic": {"action": {"acc": 93.75, "differs": None, "other_source": None}},
         },
         "latent": {"DCI": {"disentanglement": 0.3125, "completeness": 0.25}, "MIG": 0.0625},
         "notes": HOSTILE,
@@ -175,16 +180,20 @@ def test_sections_and_tables_are_present(built):
         assert section in ids
     for table in ("dataset", "last-losses", "config-model", "config-train", "eval-setup"):
         assert table in ids
-    for table in ("reconstruction", "table1", "generation", "generation-f-kept", "latent"):
+    for table in ("reconstruction", "table1", "generation", "generation-f-kept", "swap", "latent"):
         assert table in ids
     assert "extra-notes" in ids  # an unknown key is still shown
     assert built.sprites.startswith("<!DOCTYPE html>")
     assert "<title>dsae report: run</title>" in built.sprites
     losses = _table(built.sprites, "last-losses")
     assert all(f">{k}<" in losses for k in ("loss", "recon", "kl_f", "kl_z"))
-    # rates are fractions in metrics.json and percentages on the page
+    # the protocols' rates are percentages in metrics.json, shown as they are; the judge's
+    # test accuracy is a fraction, shown as a percentage
+    assert "87.50" in _table(built.sprites, "eval-setup")
     assert "43.75 \u00b1 6.25" in _table(built.sprites, "generation")
     assert "81.25" in _table(built.sprites, "reconstruction")
+    swap = _table(built.sprites, "swap")
+    assert all(v in swap for v in ("62.50", "57.50", "12.50", "93.75", "n/a"))
     # the test's metrics.json names another dataset fingerprint than the run's
     assert "fingerprints differ" in built.sprites
 

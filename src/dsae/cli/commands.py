@@ -86,7 +86,7 @@ def quickstart_config(out: str | Path, overrides: list[str] | None = None) -> Co
 def cmd_quickstart(args: argparse.Namespace) -> int:
     from dsae.data.base import fingerprint, load_meta
     from dsae.eval.judge import load_judge, save_judge, train_judge
-    from dsae.eval.protocols import evaluate_run, format_generation
+    from dsae.eval.protocols import evaluate_run, format_generation, format_swap
     from dsae.train import load_checkpoint, prepare_data, train
     from dsae.viz.plots import plot_training_curves
     from dsae.viz.report import build_report
@@ -106,13 +106,14 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
         train(cfg, run, resume=resume, progress=progress)
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     plot_training_curves(records, out / "training_curves.png")
+    scale = max(1, 128 // cfg.data.image_size)  # pictures show frames at 128 pixels
     print("[3/8] reconstructions")
-    write_reconstructions(str(run), None, str(out / "reconstructions"), 8, "test", 0, 2)
+    write_reconstructions(str(run), None, str(out / "reconstructions"), 8, "test", 0, scale)
     print("[4/8] swaps")
-    write_swaps(str(run), None, str(out / "swaps"), 8, "test", 0, 2)
+    write_swaps(str(run), None, str(out / "swaps"), 8, "test", 0, scale)
     print("[5/8] generations")
     for fix in ("static", "dynamic"):
-        write_generations(str(run), str(out / "generate"), fix, 6, 3, None, 0, 2)
+        write_generations(str(run), str(out / "generate"), fix, 6, 3, None, 0, scale)
     judge_path = out / "judge.pt"
     fp = fingerprint(data_dir)
     existing = load_judge(judge_path) if judge_path.is_file() else None
@@ -146,6 +147,8 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
             f"  judge:           {judge_path} (test accuracy: {acc})",
             f"  evaluation:      {out / 'eval' / 'metrics.json'}",
             f"  report:          {report}  (open it in a browser)",
+            "",
+            format_swap(metrics["swap"]),
             "",
             format_generation(metrics["generation"]),
         ]

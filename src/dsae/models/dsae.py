@@ -73,6 +73,21 @@ class StaticEncoder(nn.Module):
         return self.head(summary)
 
 
+class MeanStaticEncoder(nn.Module):
+    """q(f | x_1:T): an MLP on each frame's features, averaged over the frames it reads."""
+
+    def __init__(self, frame_dim: int, hidden_dim: int, f_dim: int):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(frame_dim, hidden_dim), nn.LeakyReLU(0.2))
+        self.head = GaussianHead(hidden_dim, f_dim)
+
+    def forward(self, h: torch.Tensor) -> Gaussian:  # h: (B, T, frame_dim)
+        return self.head(self.net(h).mean(1))
+
+
+STATIC_ENCODERS = {"lstm": StaticEncoder, "mean": MeanStaticEncoder}
+
+
 class FactorisedDynamicEncoder(nn.Module):
     """q(z_t | x_t): one frame's features alone give z_t (eq. 3)."""
 
@@ -179,7 +194,11 @@ class DSAE(nn.Module):
             )
         if cfg.static_frames < 0:
             raise ValueError(f"static_frames must be >= 0, got {cfg.static_frames}")
-        self.static_encoder = StaticEncoder(cfg.frame_dim, cfg.hidden_dim, cfg.f_dim)
+        if cfg.static_encoder not in STATIC_ENCODERS:
+            raise ValueError(f"unknown static_encoder {cfg.static_encoder!r} (lstm, mean)")
+        self.static_encoder = STATIC_ENCODERS[cfg.static_encoder](
+            cfg.frame_dim, cfg.hidden_dim, cfg.f_dim
+        )
         self.dynamic_encoder = DYNAMIC_ENCODERS[cfg.encoder](
             cfg.frame_dim, cfg.hidden_dim, cfg.z_dim, cfg.f_dim
         )

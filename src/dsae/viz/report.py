@@ -74,6 +74,7 @@ _EVAL_KNOWN = (
     "reconstruction",
     "table1",
     "generation",
+    "swap",
     "latent",
 )
 _LOSS_KEYS = ("loss", "recon", "kl_f", "kl_z", "elbo", "lr", "seq_per_s", "epoch")
@@ -179,9 +180,15 @@ def _pct(v: object) -> str:
     return f"{100 * float(v):.2f}" if _is_number(v) else _fmt(v)
 
 
+def _pc(v: object) -> str:
+    """A value that is already a percentage (the protocols' rates), with two decimals."""
+    return f"{float(v):.2f}" if _is_number(v) else _fmt(v)
+
+
 def _mean_std(v: object, percent: bool = False) -> str:
-    """``{"mean", "std"}`` as "mean \u00b1 std" (scaled to % when ``percent``)."""
-    show = _pct if percent else _fmt
+    """``{"mean", "std"}`` as "mean \u00b1 std" (two decimals when ``percent``: the
+    protocols write rates in %)."""
+    show = _pc if percent else _fmt
     if isinstance(v, Mapping) and "mean" in v:
         text = show(v["mean"])
         if _is_number(v.get("std")):
@@ -810,11 +817,40 @@ def _reconstruction_table(rec: Mapping[str, Any]) -> str:
         rows.append(("PSNR (dB)", _e(_fmt(rec["psnr"]))))
     acc = rec.get("judge_accuracy")
     if isinstance(acc, Mapping):
-        rows += [(f"judge accuracy: {_e(k)} (%)", _e(_pct(v))) for k, v in acc.items()]
+        rows += [(f"judge accuracy: {_e(k)} (%)", _e(_pc(v))) for k, v in acc.items()]
     rows += [
         (_e(k), _nested(v)) for k, v in rec.items() if k not in ("mse", "psnr", "judge_accuracy")
     ]
     return _kv_table(rows, table_id="reconstruction", cls="kv numeric")
+
+
+def _swap_table(sw: Mapping[str, Any]) -> str:
+    """Swap accuracy per factor: kept from the right source, over all and differing pairs."""
+    head = (
+        "<tr><th>factor</th><th>should come from</th><th>kept %</th>"
+        "<th>kept %, pairs that differ</th><th>from the other source %</th></tr>"
+    )
+    rows = []
+    for group, src in (("static", "content source (f)"), ("dynamic", "motion source (z)")):
+        block = sw.get(group)
+        if not isinstance(block, Mapping):
+            continue
+        for k, r in block.items():
+            r = r if isinstance(r, Mapping) else {}
+            rows.append(
+                f"<tr><td>{_e(k)}</td><td>{src}</td>"
+                + "".join(
+                    _num_td(f"{float(r[c]):.2f}" if _is_number(r.get(c)) else "n/a")
+                    for c in ("acc", "differs", "other_source")
+                )
+                + "</tr>"
+            )
+    n = sw.get("n_pairs")
+    cap = (
+        f'<p class="caption">f of each of {_e(n)} test sequences decoded with z_1:T of a random '
+        "other one; the judge says which source each factor came from.</p>"
+    )
+    return cap + f'<table id="swap"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
 
 
 def _eval_section(metrics: Mapping[str, Any], eval_dir: Path, run: _Run) -> str:
@@ -874,6 +910,8 @@ def _eval_section(metrics: Mapping[str, Any], eval_dir: Path, run: _Run) -> str:
         )
     if isinstance(metrics.get("generation"), Mapping):
         body += "<h3>Generation scores</h3>" + _generation_tables(metrics["generation"], sprites)
+    if isinstance(metrics.get("swap"), Mapping):
+        body += "<h3>Swaps</h3>" + _swap_table(metrics["swap"])
     if "latent" in metrics:
         body += (
             "<h3>Latent metrics</h3>"

@@ -11,11 +11,13 @@ networks are sized for 64 x 64 frames (the 2018 networks are far larger than the
 needs), and the full-q posterior of z_t is read off a forward RNN over the bi-LSTM states
 (the paper's "bidirectional LSTM conditioned on f, followed by an RNN").
 
-Two optional inductive biases, off by default: ``static_frames`` (q(f | x) reads a random
-subset of frames in training, so f cannot depend on the whole motion) and ``dynamic_input:
-luminance`` (q(z_t | .) reads a colour-free frame through its own encoder, so z cannot carry
-colour). Both are augmentations in the spirit of C-DSVAE's content- and motion-preserving
-views, applied to the encoders' inputs instead of through extra contrastive passes.
+Optional inductive biases, off by default: ``static_encoder: mean`` (q(f | x) averages
+per-frame features instead of reading a bi-LSTM, so it cannot depend on frame order),
+``static_frames`` (q(f | x) reads a random subset of frames in training, so f cannot depend
+on the whole motion) and ``dynamic_input: luminance`` (q(z_t | .) reads a colour-free frame
+through its own encoder, so z cannot carry colour). The last two are augmentations in the
+spirit of C-DSVAE's content- and motion-preserving views, applied to the encoders' inputs
+instead of through extra contrastive passes.
 """
 
 from __future__ import annotations

@@ -441,7 +441,8 @@ def swap_protocol(
     Posterior means only, so it measures what f and z carry and whether the decoder obeys
     them, independent of how well the priors fit. ``differs`` scores the pairs whose two
     labels differ for that factor (there, keeping the wrong source's value is an error a
-    plain accuracy can miss); ``chance`` is what copying the other source would score.
+    plain accuracy can miss); ``other_source`` is how often, on those pairs, the judge sees
+    the other source's value instead.
     """
     classifier, enc = _prepare(model, split, judge, encoding, batch_size)
     n = len(split)
@@ -465,7 +466,7 @@ def swap_protocol(
             pred = p.argmax(-1)
             diff = y != y_alt
             out[group][k] = {
-                "acc": 100.0 * float(np.mean(pred == y)),
+                "acc": accuracy(p, y),
                 "differs": 100.0 * float(np.mean(pred[diff] == y[diff])) if diff.any() else None,
                 "other_source": 100.0 * float(np.mean(pred[diff] == y_alt[diff]))
                 if diff.any()

@@ -38,7 +38,7 @@ class MICritic(nn.Module):
 
 @dataclass
 class MITerms:
-    penalty: torch.Tensor  # the encoders' term: matched-pair logits summed over frames, mean over batch
+    penalty: torch.Tensor  # the encoders' term: matched logits summed over frames
     critic_loss: torch.Tensor  # the critic's own classification loss (inputs detached)
     estimate: torch.Tensor  # I(f; z_t) estimate in nats per frame (detached)
 

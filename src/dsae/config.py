@@ -49,9 +49,15 @@ class ModelConfig:
     mlp_hidden: int = 256  # hidden width of the mlp frame networks
     norm: str = "none"  # none, batch, group: normalisation inside the conv stacks
     # optional inductive biases (issue 4); the defaults give the plain model of the paper
-    static_encoder: str = "lstm"  # lstm: bi-LSTM read at both ends; mean: frame average
+    # q(f | x): lstm (bi-LSTM read at both ends), mean (frame average), palette (colours seen)
+    static_encoder: str = "lstm"
     static_frames: int = 0  # training only: q(f | x) reads this many random frames (0: all)
-    dynamic_input: str = "frames"  # frames, or luminance: q(z_t | .) sees colour-free frames
+    decoder_film: bool = False  # f also scales and shifts every decoder feature map (FiLM)
+    # q(z_t | .) reads: frames, luminance (colour-free) or silhouette (the figure's mask)
+    dynamic_input: str = "frames"
+    # p(f) for generation: normal (N(0, I), the ELBO's), or mixture (fitted after training)
+    f_prior: str = "normal"
+    f_prior_components: int = 64
     likelihood: str = "gaussian"  # gaussian or bernoulli
     sigma_x: float = 1.0  # Gaussian scale (initial value when learned)
     learn_sigma: bool = False

@@ -151,3 +151,58 @@ def test_mean_static_encoder_ignores_frame_order_and_lstm_does_not():
     assert not torch.allclose(lstm.encode(x).f_mean, lstm.encode(shuffled).f_mean, atol=1e-4)
     with pytest.raises(ValueError, match="static_encoder"):
         DSAE(_cfg(static_encoder="gru"), (16, 16, 3))
+
+
+def _two_colour_frames(red_cols: int, green: bool = False) -> torch.Tensor:
+    """A (1, 2, 3, 16, 16) sequence: red in the first ``red_cols`` columns, blue elsewhere."""
+    x = torch.zeros(1, 2, 3, 16, 16)
+    x[:, :, 0, :, :red_cols] = 1.0
+    x[:, :, 2, :, red_cols:] = 1.0
+    if green:
+        x[:, 1, :, 4, 6] = torch.tensor([0.0, 1.0, 0.0])
+    return x
+
+
+def test_palette_static_encoder_sees_which_colours_not_where_or_how_much():
+    torch.manual_seed(0)
+    model = DSAE(_cfg(static_encoder="palette", dynamic_input="luminance"), (16, 16, 3)).eval()
+    f = model.encode(_two_colour_frames(4)).f_mean
+    # the same two colours in other places and amounts: the same f
+    moved = model.encode(_two_colour_frames(10)).f_mean
+    assert torch.allclose(f, moved, atol=1e-6)
+    assert torch.allclose(f, model.encode(_two_colour_frames(4).flip(-1, 1)).f_mean, atol=1e-6)
+    # one pixel of a new colour changes it
+    assert not torch.allclose(f, model.encode(_two_colour_frames(4, green=True)).f_mean, atol=1e-3)
+    # the cells seen: 8 levels per channel, red (7, 0, 0) = 448, blue (0, 0, 7) = 7
+    cells = model.static_encoder.palette(_two_colour_frames(4)).squeeze(0)
+    assert cells.shape == (512,) and cells.nonzero().flatten().tolist() == [7, 448]
+
+
+def test_palette_with_luminance_drops_the_unused_rgb_encoder_and_trains():
+    torch.manual_seed(0)
+    model = DSAE(_cfg(static_encoder="palette", dynamic_input="luminance"), (16, 16, 3))
+    assert not hasattr(model, "frame_encoder")
+    out = model(torch.rand(2, 4, 3, 16, 16))
+    out.x_param.sum().backward()
+    assert all(p.grad is not None for p in model.static_encoder.parameters())
+    with_rgb = DSAE(_cfg(static_encoder="palette"), (16, 16, 3))
+    assert with_rgb(torch.rand(2, 4, 3, 16, 16)).x_param.shape == (2, 4, 3, 16, 16)
+    with pytest.raises(ValueError, match="palette needs image"):
+        DSAE(_cfg(static_encoder="palette", frame_net="mlp"), (20,))
+
+
+def test_silhouette_input_shows_z_the_figure_shape_only():
+    """With dynamic_input silhouette, recolouring or reshading the figure leaves z's posterior
+    unchanged; moving the figure changes it."""
+    torch.manual_seed(0)
+    model = DSAE(_cfg(dynamic_input="silhouette"), (16, 16, 3)).eval()
+    x = torch.zeros(2, 3, 3, 16, 16)
+    x[..., 4:12, 5:9] = torch.rand(2, 3, 3, 8, 4) * 0.9 + 0.1
+    recoloured = torch.zeros_like(x)
+    recoloured[..., 4:12, 5:9] = torch.rand(2, 3, 3, 8, 4) * 0.9 + 0.1
+    moved = torch.roll(x, 3, dims=-1)
+    z = model.encode(x).z_mean
+    assert torch.allclose(z, model.encode(recoloured).z_mean, atol=1e-6)
+    assert not torch.allclose(z, model.encode(moved).z_mean, atol=1e-3)
+    with pytest.raises(ValueError, match="silhouette needs image"):
+        DSAE(_cfg(dynamic_input="silhouette", frame_net="mlp"), (20,))

@@ -86,15 +86,27 @@ class ConvFrameEncoder(nn.Module):
 
 
 class ConvFrameDecoder(nn.Module):
-    """(z_t, f) -> parameters of p(x_t | z_t, f): linear then stride-2 transposed convs."""
+    """(z_t, f) -> parameters of p(x_t | z_t, f): linear then stride-2 transposed convs.
+
+    With ``film_dim`` = d > 0 the first d inputs (f) also scale and shift every hidden
+    feature map channel by channel, h <- h (1 + gamma(f)) + beta(f) (FiLM), so the
+    appearance reaches each resolution directly instead of only through the first layer.
+    """
 
     def __init__(
-        self, in_dim: int, out_channels: int, image_size: int, channels: list[int], norm: str
+        self,
+        in_dim: int,
+        out_channels: int,
+        image_size: int,
+        channels: list[int],
+        norm: str,
+        film_dim: int = 0,
     ):
         super().__init__()
         rev = list(reversed(channels))
         self.s = conv_out_size(image_size, len(channels))
         self.c0 = rev[0]
+        self.film_dim = film_dim
         self.fc = nn.Sequential(nn.Linear(in_dim, rev[0] * self.s * self.s), nn.LeakyReLU(0.2))
         layers: list[nn.Module] = []
         for c_in, c_out in zip(rev[:-1], rev[1:], strict=True):
@@ -105,10 +117,24 @@ class ConvFrameDecoder(nn.Module):
             ]
         layers.append(nn.ConvTranspose2d(rev[-1], out_channels, 4, 2, 1))
         self.deconvs = nn.Sequential(*layers)
+        self.widths = rev[1:]
+        self.film = nn.Linear(film_dim, 2 * sum(self.widths)) if film_dim > 0 else None
+        if self.film is not None:  # starts as the identity
+            nn.init.zeros_(self.film.weight)
+            nn.init.zeros_(self.film.bias)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:  # h: (N, in_dim) -> (N, C, H, W)
         x = self.fc(h).view(-1, self.c0, self.s, self.s)
-        return self.deconvs(x)
+        if self.film is None:
+            return self.deconvs(x)
+        mods = self.film(h[:, : self.film_dim]).split([w for w in self.widths for _ in "gb"], 1)
+        layers = list(self.deconvs)
+        for i in range(len(self.widths)):
+            for layer in layers[3 * i : 3 * i + 3]:
+                x = layer(x)
+            gamma, beta = mods[2 * i], mods[2 * i + 1]
+            x = x * (1 + gamma[:, :, None, None]) + beta[:, :, None, None]
+        return layers[-1](x)
 
 
 class MLPFrameEncoder(nn.Module):

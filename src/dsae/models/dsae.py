@@ -12,7 +12,12 @@ needs), and the full-q posterior of z_t is read off a forward RNN over the bi-LS
 (the paper's "bidirectional LSTM conditioned on f, followed by an RNN").
 
 Optional inductive biases, off by default: ``static_encoder: mean`` (q(f | x) averages
-per-frame features instead of reading a bi-LSTM, so it cannot depend on frame order),
+per-frame features instead of reading a bi-LSTM, so it cannot depend on frame order;
+``palette`` reads only which quantised colours occur, so it sees almost nothing of the pose),
+``decoder_film`` (f also modulates every decoder layer, FiLM),
+``dynamic_input: silhouette`` (q(z_t | .) reads only the figure's mask),
+``f_prior: mixture`` (generation samples f from a Gaussian mixture fitted to the aggregate
+posterior after training, ex-post density estimation; the ELBO still uses N(0, I)),
 ``static_frames`` (q(f | x) reads a random subset of frames in training, so f cannot depend
 on the whole motion) and ``dynamic_input: luminance`` (q(z_t | .) reads a colour-free frame
 through its own encoder, so z cannot carry colour). The last two are augmentations in the
@@ -87,7 +92,43 @@ class MeanStaticEncoder(nn.Module):
         return self.head(self.net(h).mean(1))
 
 
-STATIC_ENCODERS = {"lstm": StaticEncoder, "mean": MeanStaticEncoder}
+class PaletteStaticEncoder(nn.Module):
+    """q(f | x_1:T) from the palette: an MLP on which quantised colours occur in the frames.
+
+    Every channel is cut into ``levels`` equal bins, so a pixel falls into one of
+    levels^C colour cells; the encoder sees, per cell, only whether any pixel of the frames
+    it reads falls there (not where, nor how many). A content view that keeps appearance
+    and hides almost all of the pose; it has no parameters before the MLP.
+    """
+
+    def __init__(self, in_channels: int, hidden_dim: int, f_dim: int, levels: int = 8):
+        super().__init__()
+        self.levels = levels
+        self.cells = levels**in_channels
+        self.net = nn.Sequential(nn.Linear(self.cells, hidden_dim), nn.LeakyReLU(0.2))
+        self.head = GaussianHead(hidden_dim, f_dim)
+
+    def palette(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, C, H, W) in [0, 1] -> (B, levels^C) 0/1 presence of each colour cell."""
+        b, c = x.shape[0], x.shape[2]
+        q = (x.detach() * self.levels).long().clamp_(0, self.levels - 1)
+        code = torch.zeros_like(q[:, :, 0])
+        for i in range(c):
+            code = code * self.levels + q[:, :, i]
+        out = torch.zeros(b, self.cells, device=x.device, dtype=x.dtype)
+        return out.scatter_(1, code.reshape(b, -1), 1.0)
+
+    def forward(self, x: torch.Tensor) -> Gaussian:  # x: (B, T, C, H, W)
+        return self.head(self.net(self.palette(x)))
+
+
+SILHOUETTE_THRESHOLD = 0.02  # dynamic_input silhouette: figure pixels over a black background
+
+STATIC_ENCODERS = {
+    "lstm": StaticEncoder,
+    "mean": MeanStaticEncoder,
+    "palette": PaletteStaticEncoder,
+}
 
 
 class FactorisedDynamicEncoder(nn.Module):
@@ -181,30 +222,55 @@ class DSAE(nn.Module):
             if h != w:
                 raise ValueError(f"conv frames must be square, got {h} x {w}")
             self.frame_encoder = ConvFrameEncoder(c, h, cfg.channels, cfg.frame_dim, cfg.norm)
-            self.decoder = ConvFrameDecoder(cfg.f_dim + cfg.z_dim, c, h, cfg.channels, cfg.norm)
+            self.decoder = ConvFrameDecoder(
+                cfg.f_dim + cfg.z_dim,
+                c,
+                h,
+                cfg.channels,
+                cfg.norm,
+                film_dim=cfg.f_dim if cfg.decoder_film else 0,
+            )
         else:
             (d,) = self.frame_shape
             self.frame_encoder = MLPFrameEncoder(d, cfg.mlp_hidden, cfg.frame_dim)
             self.decoder = MLPFrameDecoder(cfg.f_dim + cfg.z_dim, cfg.mlp_hidden, d)
-        if cfg.dynamic_input not in ("frames", "luminance"):
-            raise ValueError(f"unknown dynamic_input {cfg.dynamic_input!r} (frames, luminance)")
-        if cfg.dynamic_input == "luminance":
+        if cfg.dynamic_input not in ("frames", "luminance", "silhouette"):
+            raise ValueError(
+                f"unknown dynamic_input {cfg.dynamic_input!r} (frames, luminance, silhouette)"
+            )
+        if cfg.dynamic_input != "frames":
             if not self.is_image:
-                raise ValueError("dynamic_input luminance needs image frames")
+                raise ValueError(f"dynamic_input {cfg.dynamic_input} needs image frames")
             self.dynamic_frame_encoder = ConvFrameEncoder(
                 1, self.frame_shape[0], cfg.channels, cfg.frame_dim, cfg.norm
             )
         if cfg.static_frames < 0:
             raise ValueError(f"static_frames must be >= 0, got {cfg.static_frames}")
         if cfg.static_encoder not in STATIC_ENCODERS:
-            raise ValueError(f"unknown static_encoder {cfg.static_encoder!r} (lstm, mean)")
+            raise ValueError(
+                f"unknown static_encoder {cfg.static_encoder!r} ({', '.join(STATIC_ENCODERS)})"
+            )
+        self.reads_pixels = cfg.static_encoder == "palette"
+        if self.reads_pixels and not self.is_image:
+            raise ValueError("static_encoder palette needs image frames")
         self.static_encoder = STATIC_ENCODERS[cfg.static_encoder](
-            cfg.frame_dim, cfg.hidden_dim, cfg.f_dim
+            self.frame_shape[-1] if self.reads_pixels else cfg.frame_dim, cfg.hidden_dim, cfg.f_dim
         )
+        if self.reads_pixels and cfg.dynamic_input != "frames":
+            del self.frame_encoder  # neither posterior reads the shared RGB frame features
         self.dynamic_encoder = DYNAMIC_ENCODERS[cfg.encoder](
             cfg.frame_dim, cfg.hidden_dim, cfg.z_dim, cfg.f_dim
         )
         self.prior = PriorLSTM(cfg.z_dim, cfg.hidden_dim)
+        if cfg.f_prior not in ("normal", "mixture"):
+            raise ValueError(f"unknown f_prior {cfg.f_prior!r} (normal, mixture)")
+        if cfg.f_prior == "mixture":
+            if cfg.f_prior_components < 1:
+                raise ValueError("f_prior_components must be >= 1")
+            k = cfg.f_prior_components  # N(0, I) components until fit_f_prior replaces them
+            self.register_buffer("f_mix_logits", torch.zeros(k))
+            self.register_buffer("f_mix_mean", torch.zeros(k, cfg.f_dim))
+            self.register_buffer("f_mix_logvar", torch.zeros(k, cfg.f_dim))
         self.log_sigma = nn.Parameter(
             torch.tensor(float(torch.log(torch.tensor(cfg.sigma_x)))),
             requires_grad=cfg.learn_sigma,
@@ -246,17 +312,23 @@ class DSAE(nn.Module):
         b, t = x.shape[:2]
         return self.frame_encoder(self._frames_in(x)).view(b, t, -1)
 
-    def dynamic_features(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        """The frame features q(z_t | .) reads: h_t itself, or features of a luminance image.
+    def dynamic_features(self, x: torch.Tensor, h: torch.Tensor | None) -> torch.Tensor:
+        """The frame features q(z_t | .) reads: h_t itself, or features of a one-channel image.
 
         With ``dynamic_input: luminance`` the frame becomes one channel, sum_c w_c x_c, with
         w_c ~ U(0.2, 1) normalised to sum 1 per sequence in training (no part of a figure
         goes dark) and w = 1/C otherwise: a motion-preserving augmentation that hides colour
-        (a static attribute) from z.
+        (a static attribute) from z. With ``silhouette`` it is the figure's mask (a pixel is
+        1 where any channel exceeds 0.02 over a black background): the shape and pose with no
+        colour and no shading inside the figure.
         """
         if self.cfg.dynamic_input == "frames":
+            assert h is not None
             return h
         b, t, c = x.shape[:3]
+        if self.cfg.dynamic_input == "silhouette":
+            mask = (x.amax(2, keepdim=True) > SILHOUETTE_THRESHOLD).to(x.dtype)
+            return self.dynamic_frame_encoder(self._frames_in(mask)).view(b, t, -1)
         if self.training:
             w = 0.2 + 0.8 * torch.rand(b, 1, c, 1, 1, device=x.device, dtype=x.dtype)
             w = w / w.sum(2, keepdim=True)
@@ -273,12 +345,17 @@ class DSAE(nn.Module):
         if not self.training or k <= 0 or k >= t:
             return h
         idx = torch.rand(b, t, device=h.device).argsort(1)[:, :k].sort(1).values
-        return h.gather(1, idx.unsqueeze(-1).expand(-1, -1, h.shape[-1]))
+        return h[torch.arange(b, device=h.device).unsqueeze(1), idx]
+
+    def _q_f(self, x: torch.Tensor) -> tuple[Gaussian, torch.Tensor | None]:
+        """q(f | x_1:T) and the shared frame features h_1:T (None when nothing reads them)."""
+        self._check_input(x)
+        h = self.frame_features(x) if hasattr(self, "frame_encoder") else None
+        return self.static_encoder(self.static_view(x if self.reads_pixels else h)), h
 
     def forward(self, x: torch.Tensor) -> DSAEOutput:
         """One training pass: posterior samples, the prior on them, and p(x | z, f)."""
-        h = self.frame_features(x)
-        q_f = self.static_encoder(self.static_view(h))
+        q_f, h = self._q_f(x)
         f = q_f.rsample()
         q_z = self.dynamic_encoder(self.dynamic_features(x, h), f)
         z = q_z.rsample()
@@ -288,8 +365,7 @@ class DSAE(nn.Module):
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> Encoding:
         """Posterior parameters of f and z_1:T (full q conditions z on the mean of f)."""
-        h = self.frame_features(x)
-        q_f = self.static_encoder(self.static_view(h))
+        q_f, h = self._q_f(x)
         q_z = self.dynamic_encoder(self.dynamic_features(x, h), q_f.mean)
         return Encoding(q_f.mean, q_f.logvar, q_z.mean, q_z.logvar)
 
@@ -313,8 +389,13 @@ class DSAE(nn.Module):
 
     @torch.no_grad()
     def sample_f(self, batch: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """f ~ p(f) = N(0, I): (B, f_dim)."""
-        return torch.randn(batch, self.cfg.f_dim, generator=generator)
+        """f ~ p(f): N(0, I), or (``f_prior: mixture``) the Gaussian mixture fitted to the
+        aggregate posterior after training (:func:`dsae.models.fit_f_prior`): (B, f_dim)."""
+        eps = torch.randn(batch, self.cfg.f_dim, generator=generator)
+        if self.cfg.f_prior == "normal":
+            return eps
+        k = torch.multinomial(self.f_mix_logits.softmax(0), batch, True, generator=generator)
+        return self.f_mix_mean[k] + eps * torch.exp(0.5 * self.f_mix_logvar[k])
 
     @torch.no_grad()
     def sample_z(

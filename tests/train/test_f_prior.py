@@ -1,0 +1,65 @@
+import dataclasses
+
+import numpy as np
+import torch
+
+from dsae.config import ModelConfig
+from dsae.data import load_split
+from dsae.models.dsae import DSAE
+from dsae.train.checkpoint import load_checkpoint
+from dsae.train.f_prior import fit_f_prior
+from dsae.train.loop import frames_to_tensor, load_run, train
+
+
+def _mixture_model(k: int = 2) -> DSAE:
+    cfg = ModelConfig(
+        channels=[8, 16],
+        frame_dim=16,
+        hidden_dim=16,
+        f_dim=3,
+        z_dim=2,
+        f_prior="mixture",
+        f_prior_components=k,
+    )
+    return DSAE(cfg, (16, 16, 3))
+
+
+def test_mixture_prior_samples_its_components_in_proportion():
+    model = _mixture_model()
+    with torch.no_grad():
+        model.f_mix_logits.copy_(torch.log(torch.tensor([0.25, 0.75])))
+        model.f_mix_mean.copy_(torch.tensor([[-5.0] * 3, [5.0] * 3]))
+        model.f_mix_logvar.fill_(np.log(0.01))
+    f = model.sample_f(4000, torch.Generator().manual_seed(0))
+    upper = f[:, 0] > 0
+    assert abs(float(upper.float().mean()) - 0.75) < 0.03
+    assert torch.allclose(f[upper].mean(0), torch.full((3,), 5.0), atol=0.02)
+    assert abs(float(f[~upper].std(0).mean()) - 0.1) < 0.01
+    again = model.sample_f(4000, torch.Generator().manual_seed(0))
+    assert torch.equal(f, again)
+    # before any fit the mixture is N(0, I), like the normal prior
+    fresh = _mixture_model().sample_f(4000, torch.Generator().manual_seed(1))
+    assert abs(float(fresh.mean())) < 0.05 and abs(float(fresh.std()) - 1.0) < 0.05
+
+
+def test_training_fits_the_mixture_to_the_aggregate_posterior(tiny_config, tmp_path):
+    cfg = dataclasses.replace(
+        tiny_config,
+        model=dataclasses.replace(tiny_config.model, f_prior="mixture", f_prior_components=4),
+    )
+    train(cfg, tmp_path / "run", progress=False)
+    fit = load_checkpoint(tmp_path / "run")["f_prior_fit"]
+    assert fit["components"] == 4 and fit["sequences"] == 256
+    run = load_run(tmp_path / "run")
+    split = load_split(cfg.data.root, "train")
+    enc = run.model.encode(frames_to_tensor(split.x))
+    q_mean = enc.f_mean.mean(0)
+    q_var = (enc.f_logvar.exp() + enc.f_mean.pow(2)).mean(0) - q_mean.pow(2)
+    f = run.model.sample_f(20000, torch.Generator().manual_seed(0))
+    # the fitted p(f) has the aggregate posterior's first two moments
+    assert torch.allclose(f.mean(0), q_mean, atol=0.02 + 0.2 * float(q_var.sqrt().max()))
+    assert torch.allclose(f.var(0), q_var, rtol=0.3, atol=0.02)
+    # refitting with the same seed gives the same mixture
+    before = run.model.f_mix_mean.clone()
+    fit_f_prior(run.model, split, cfg.train.seed)
+    assert torch.equal(before, run.model.f_mix_mean)

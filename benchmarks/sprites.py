@@ -84,7 +84,7 @@ EFFICIENCY_TARGET = 60.0  # % of the measured float32 matmul peak
 MEMORY_TARGET_MB = 4096.0  # 4 GiB of peak resident memory, in MiB
 
 # -- planning -------------------------------------------------------------------------------
-SAFETY = 0.95  # plan the steps to fill this share of the budget (the watchdog guards the rest)
+SAFETY = 0.92  # plan the steps to fill this share of the budget (the watchdog guards the rest)
 GRACE_S = 300.0  # time the interrupted child gets to checkpoint and report
 RESEND_S = 15.0  # a child that has not answered an interrupt in this time gets another
 

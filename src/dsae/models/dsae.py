@@ -390,7 +390,7 @@ class DSAE(nn.Module):
     @torch.no_grad()
     def sample_f(self, batch: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """f ~ p(f): N(0, I), or (``f_prior: mixture``) the Gaussian mixture fitted to the
-        aggregate posterior after training (:func:`dsae.models.fit_f_prior`): (B, f_dim)."""
+        aggregate posterior after training (:func:`dsae.train.f_prior.fit_f_prior`): (B, f_dim)."""
         eps = torch.randn(batch, self.cfg.f_dim, generator=generator)
         if self.cfg.f_prior == "normal":
             return eps

@@ -14,11 +14,12 @@ import argparse
 
 import numpy as np
 import torch
-from sklearn.mixture import GaussianMixture
 
 from dsae.data import load_split
 from dsae.eval.judge import load_judge, predict_proba
-from dsae.train.loop import frames_to_tensor, load_run, tensor_to_frames
+from dsae.eval.protocols import encode_split
+from dsae.train.f_prior import fit_mixture
+from dsae.train.loop import load_run, tensor_to_frames
 
 
 def main() -> None:
@@ -31,19 +32,14 @@ def main() -> None:
     args = p.parse_args()
     model = load_run(args.run).model
     train, test = load_split(args.data, "train"), load_split(args.data, "test")
-    with torch.no_grad():
-        z = [
-            model.encode(frames_to_tensor(train.x[i : i + 500])).z_mean.flatten(1)
-            for i in range(0, len(train), 500)
-        ]
-    gmm = GaussianMixture(64, covariance_type="diag", reg_covar=1e-4, random_state=args.seed)
-    gmm.fit(torch.cat(z).double().numpy())
+    z = encode_split(model, train.x, 500).z_mean.flatten(1)
+    gmm = fit_mixture(z.double().numpy(), 64, args.seed)
     judge = load_judge(args.judge).judge
     n, g = args.n, torch.Generator().manual_seed(args.seed)
     names = list(test.meta.static_factors)
+    e = encode_split(model, test.x[:n], 500)
+    t = e.z_mean.shape[1]
     with torch.no_grad():
-        e = model.encode(frames_to_tensor(test.x[:n]))
-        t = e.z_mean.shape[1]
         fitted = torch.from_numpy(gmm.sample(n)[0]).float().view(n, t, -1)
         sources = {
             "LSTM prior": model.sample_z(n, t, g),

@@ -17,28 +17,30 @@ from dsae.data.base import SequenceSplit
 from dsae.models import DSAE
 
 
+def fit_mixture(samples: np.ndarray, components: int, seed: int) -> GaussianMixture:
+    """A seeded diagonal Gaussian mixture of at most ``components`` components (N, D)."""
+    k = min(components, len(samples))
+    return GaussianMixture(k, covariance_type="diag", reg_covar=1e-4, random_state=seed).fit(
+        samples
+    )
+
+
 def fit_f_prior(model: DSAE, split: SequenceSplit, seed: int, batch_size: int = 256) -> dict:
     """Fit ``model``'s mixture p(f) (``f_prior: mixture``) to one sample of q(f | x) per
     training sequence; returns what was fitted and how long it took."""
-    from dsae.train.loop import frames_to_tensor  # the loop imports this module
+    from dsae.eval.protocols import encode_split  # imports the loop, which imports this
 
     if model.cfg.f_prior != "mixture":
         raise ValueError("fit_f_prior needs a model with f_prior: mixture")
     t0 = time.perf_counter()
-    was_training = model.training
-    model.eval()
+    e = encode_split(model, split.x, batch_size)
     g = torch.Generator().manual_seed(seed)
-    samples = []
-    with torch.no_grad():
-        for i in range(0, len(split), batch_size):
-            e = model.encode(frames_to_tensor(split.x[i : i + batch_size]))
-            eps = torch.randn(e.f_mean.shape, generator=g)
-            samples.append(e.f_mean + eps * torch.exp(0.5 * e.f_logvar))
-    model.train(was_training)
-    f = torch.cat(samples).double().numpy()
-    k = min(model.cfg.f_prior_components, len(f))
-    gmm = GaussianMixture(k, covariance_type="diag", reg_covar=1e-4, random_state=seed)
-    gmm.fit(f)
+    eps = torch.cat(  # drawn batch by batch, as the fit always has
+        [torch.randn(m.shape, generator=g) for m in e.f_mean.split(batch_size)]
+    )
+    f = (e.f_mean + eps * torch.exp(0.5 * e.f_logvar)).double().numpy()
+    gmm = fit_mixture(f, model.cfg.f_prior_components, seed)
+    k = gmm.n_components
     n = model.cfg.f_prior_components
     weights = np.full(n, 1e-12)
     means = np.zeros((n, f.shape[1]))

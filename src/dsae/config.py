@@ -51,13 +51,20 @@ class ModelConfig:
     # optional inductive biases (issue 4); the defaults give the plain model of the paper
     # q(f | x): lstm (bi-LSTM read at both ends), mean (frame average), palette (colours seen)
     static_encoder: str = "lstm"
+    palette_levels: int = 8  # static_encoder palette: bins per colour channel
     static_frames: int = 0  # training only: q(f | x) reads this many random frames (0: all)
     decoder_film: bool = False  # f also scales and shifts every decoder feature map (FiLM)
+    # > 0: indexed-colour output, each pixel a softmax over this many colours made from f alone
+    decoder_colours: int = 0
     # q(z_t | .) reads: frames, luminance (colour-free) or silhouette (the figure's mask)
     dynamic_input: str = "frames"
     # p(f) for generation: normal (N(0, I), the ELBO's), or mixture (fitted after training)
     f_prior: str = "normal"
     f_prior_components: int = 64
+    # p(z_1:T) for generation: lstm (the ELBO's), or mixture (fitted to z_1:T after training;
+    # longer sequences than the training ones fall back to the LSTM)
+    z_prior: str = "lstm"
+    z_prior_components: int = 64
     likelihood: str = "gaussian"  # gaussian or bernoulli
     sigma_x: float = 1.0  # Gaussian scale (initial value when learned)
     learn_sigma: bool = False

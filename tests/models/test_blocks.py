@@ -24,3 +24,34 @@ def test_film_decoder_starts_as_the_plain_decoder_and_lets_f_reach_every_layer()
     h3 = h.clone()
     h3[:, 6:] = torch.randn(4, 4)  # z still reaches the output through the first layer
     assert not torch.allclose(film(h), film(h3), atol=1e-3)
+
+
+def test_indexed_colour_decoder_paints_only_colours_made_from_f():
+    torch.manual_seed(0)
+    dec = ConvFrameDecoder(10, 3, 16, [8, 16], "none", film_dim=6, colours=4, colour_dim=6)
+    h = torch.randn(5, 10)
+    x = dec(h).detach()
+    assert dec.outputs_mean and x.shape == (5, 3, 16, 16)
+    assert float(x.min()) >= 0.0 and float(x.max()) <= 1.0
+    # every pixel is a convex combination of the palette c_k(f): one colour everywhere
+    # when all K colours are the same
+    with torch.no_grad():
+        dec.palette.weight.zero_()
+        dec.palette.bias.copy_(torch.tensor([0.0, 1.0, -1.0] * 4))
+    x = dec(h)
+    expected = torch.sigmoid(torch.tensor([0.0, 1.0, -1.0]))[None, :, None, None]
+    assert torch.allclose(x, expected.expand_as(x), atol=1e-6)
+    # the palette reads f (the first colour_dim inputs) and nothing else
+    torch.nn.init.normal_(dec.palette.weight)
+    h2 = h.clone()
+    h2[:, 6:] = torch.randn(5, 4)
+    assert torch.equal(dec.colour_palette(h), dec.colour_palette(h2))
+    h3 = h.clone()
+    h3[:, 0] += 1.0
+    assert not torch.allclose(dec.colour_palette(h), dec.colour_palette(h3))
+    # a pixel whose logits pick one slot takes exactly that slot's colour
+    logits = torch.full((1, 4, 2, 2), -30.0)
+    logits[0, 2] = 30.0
+    pal = torch.rand(1, 4, 3)
+    out = ConvFrameDecoder.index_colours(logits, pal)
+    assert torch.allclose(out, pal[0, 2][None, :, None, None].expand(1, 3, 2, 2), atol=1e-6)

@@ -206,3 +206,35 @@ def test_silhouette_input_shows_z_the_figure_shape_only():
     assert not torch.allclose(z, model.encode(moved).z_mean, atol=1e-3)
     with pytest.raises(ValueError, match="silhouette needs image"):
         DSAE(_cfg(dynamic_input="silhouette", frame_net="mlp"), (20,))
+
+
+def test_palette_levels_set_the_colour_cells():
+    model = DSAE(_cfg(static_encoder="palette", palette_levels=16), (16, 16, 3))
+    cells = model.static_encoder.palette(_two_colour_frames(4)).squeeze(0)
+    # 16 levels per channel: red (15, 0, 0) = 15 * 256, blue (0, 0, 15) = 15
+    assert cells.shape == (4096,) and cells.nonzero().flatten().tolist() == [15, 3840]
+    with pytest.raises(ValueError, match="palette_levels"):
+        DSAE(_cfg(static_encoder="palette", palette_levels=1), (16, 16, 3))
+
+
+def test_indexed_colour_decoder_gives_means_in_the_unit_interval_and_trains():
+    torch.manual_seed(0)
+    model = DSAE(_cfg(decoder_colours=5, decoder_film=True), (16, 16, 3))
+    x = torch.rand(2, 4, 3, 16, 16)
+    out = model(x)
+    assert out.x_param.shape == x.shape
+    assert float(out.x_param.detach().min()) >= 0 and float(out.x_param.detach().max()) <= 1
+    # the palette alone sets the colours: with one colour everywhere, every pixel has it,
+    # with no sigmoid applied after it
+    with torch.no_grad():
+        model.decoder.palette.weight.zero_()
+        model.decoder.palette.bias.fill_(2.0)
+    e = model.encode(x)
+    assert torch.allclose(model.decode(e.f_mean, e.z_mean), torch.sigmoid(torch.tensor(2.0)))
+    out = model(x)
+    out.x_param.sum().backward()
+    assert model.decoder.palette.weight.grad is not None
+    with pytest.raises(ValueError, match="likelihood gaussian"):
+        DSAE(_cfg(decoder_colours=4, likelihood="bernoulli"), (16, 16, 3))
+    with pytest.raises(ValueError, match="image frames"):
+        DSAE(_cfg(decoder_colours=4, frame_net="mlp"), (20,))

@@ -91,6 +91,12 @@ class ConvFrameDecoder(nn.Module):
     With ``film_dim`` = d > 0 the first d inputs (f) also scale and shift every hidden
     feature map channel by channel, h <- h (1 + gamma(f)) + beta(f) (FiLM), so the
     appearance reaches each resolution directly instead of only through the first layer.
+
+    With ``colours`` = K > 0 the output is indexed colour: the last layer gives each pixel
+    logits over K colours, and the pixel is x = sum_k softmax(logits)_k c_k(f), where the
+    palette c_1..c_K in [0, 1]^C is a function of the first ``colour_dim`` inputs (f) alone.
+    The output is then already a mean in [0, 1] (``outputs_mean``), colours come from f
+    only, and a small region gets its exact colour as soon as the right slot wins there.
     """
 
     def __init__(
@@ -101,8 +107,12 @@ class ConvFrameDecoder(nn.Module):
         channels: list[int],
         norm: str,
         film_dim: int = 0,
+        colours: int = 0,
+        colour_dim: int = 0,
     ):
         super().__init__()
+        if colours < 0 or (colours > 0 and not 0 < colour_dim <= in_dim):
+            raise ValueError("colours needs colours > 0 and 0 < colour_dim <= in_dim")
         rev = list(reversed(channels))
         self.s = conv_out_size(image_size, len(channels))
         self.c0 = rev[0]
@@ -115,8 +125,12 @@ class ConvFrameDecoder(nn.Module):
                 _norm2d(norm, c_out),
                 nn.LeakyReLU(0.2),
             ]
-        layers.append(nn.ConvTranspose2d(rev[-1], out_channels, 4, 2, 1))
+        layers.append(nn.ConvTranspose2d(rev[-1], colours or out_channels, 4, 2, 1))
         self.deconvs = nn.Sequential(*layers)
+        self.out_channels, self.colours, self.colour_dim = out_channels, colours, colour_dim
+        self.outputs_mean = colours > 0
+        if colours:  # c_k(f): (N, K, C) in [0, 1]
+            self.palette = nn.Linear(colour_dim, colours * out_channels)
         self.widths = rev[1:]
         self.film = nn.Linear(film_dim, 2 * sum(self.widths)) if film_dim > 0 else None
         if self.film is not None:  # starts as the identity
@@ -126,15 +140,32 @@ class ConvFrameDecoder(nn.Module):
     def forward(self, h: torch.Tensor) -> torch.Tensor:  # h: (N, in_dim) -> (N, C, H, W)
         x = self.fc(h).view(-1, self.c0, self.s, self.s)
         if self.film is None:
-            return self.deconvs(x)
-        mods = self.film(h[:, : self.film_dim]).split([w for w in self.widths for _ in "gb"], 1)
-        layers = list(self.deconvs)
-        for i in range(len(self.widths)):
-            for layer in layers[3 * i : 3 * i + 3]:
-                x = layer(x)
-            gamma, beta = mods[2 * i], mods[2 * i + 1]
-            x = x * (1 + gamma[:, :, None, None]) + beta[:, :, None, None]
-        return layers[-1](x)
+            out = self.deconvs(x)
+        else:
+            mods = self.film(h[:, : self.film_dim]).split([w for w in self.widths for _ in "gb"], 1)
+            layers = list(self.deconvs)
+            for i in range(len(self.widths)):
+                for layer in layers[3 * i : 3 * i + 3]:
+                    x = layer(x)
+                gamma, beta = mods[2 * i], mods[2 * i + 1]
+                x = x * (1 + gamma[:, :, None, None]) + beta[:, :, None, None]
+            out = layers[-1](x)
+        if not self.colours:
+            return out
+        return self.index_colours(out, self.colour_palette(h))
+
+    def colour_palette(self, h: torch.Tensor) -> torch.Tensor:
+        """c_1..c_K(f): (N, K, C) in [0, 1] from the first ``colour_dim`` inputs."""
+        c = self.palette(h[:, : self.colour_dim]).view(-1, self.colours, self.out_channels)
+        return torch.sigmoid(c)
+
+    @staticmethod
+    def index_colours(logits: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
+        """x = sum_k softmax(logits)_k c_k: (N, K, H, W), (N, K, C) -> (N, C, H, W)."""
+        w = logits.permute(0, 2, 3, 1).softmax(-1)  # (N, H, W, K): a view in channels-last
+        n, hh, ww, k = w.shape
+        out = torch.bmm(w.reshape(n, hh * ww, k), palette)  # (N, H*W, C)
+        return out.view(n, hh, ww, -1).permute(0, 3, 1, 2)
 
 
 class MLPFrameEncoder(nn.Module):

@@ -211,6 +211,10 @@ class DSAE(nn.Module):
             raise ValueError(f"unknown encoder {cfg.encoder!r} (factorised, full)")
         if cfg.likelihood not in ("gaussian", "bernoulli"):
             raise ValueError(f"unknown likelihood {cfg.likelihood!r} (gaussian, bernoulli)")
+        if cfg.decoder_colours < 0:
+            raise ValueError(f"decoder_colours must be >= 0, got {cfg.decoder_colours}")
+        if cfg.decoder_colours and cfg.likelihood != "gaussian":
+            raise ValueError("decoder_colours gives pixel means: it needs likelihood gaussian")
         self.is_image = len(self.frame_shape) == 3
         if self.is_image != (cfg.frame_net == "conv"):
             raise ValueError(
@@ -229,9 +233,13 @@ class DSAE(nn.Module):
                 cfg.channels,
                 cfg.norm,
                 film_dim=cfg.f_dim if cfg.decoder_film else 0,
+                colours=cfg.decoder_colours,
+                colour_dim=cfg.f_dim,
             )
         else:
             (d,) = self.frame_shape
+            if cfg.decoder_colours:
+                raise ValueError("decoder_colours needs image frames")
             self.frame_encoder = MLPFrameEncoder(d, cfg.mlp_hidden, cfg.frame_dim)
             self.decoder = MLPFrameDecoder(cfg.f_dim + cfg.z_dim, cfg.mlp_hidden, d)
         if cfg.dynamic_input not in ("frames", "luminance", "silhouette"):
@@ -253,9 +261,16 @@ class DSAE(nn.Module):
         self.reads_pixels = cfg.static_encoder == "palette"
         if self.reads_pixels and not self.is_image:
             raise ValueError("static_encoder palette needs image frames")
-        self.static_encoder = STATIC_ENCODERS[cfg.static_encoder](
-            self.frame_shape[-1] if self.reads_pixels else cfg.frame_dim, cfg.hidden_dim, cfg.f_dim
-        )
+        if self.reads_pixels:
+            if cfg.palette_levels < 2:
+                raise ValueError(f"palette_levels must be >= 2, got {cfg.palette_levels}")
+            self.static_encoder = PaletteStaticEncoder(
+                self.frame_shape[-1], cfg.hidden_dim, cfg.f_dim, cfg.palette_levels
+            )
+        else:
+            self.static_encoder = STATIC_ENCODERS[cfg.static_encoder](
+                cfg.frame_dim, cfg.hidden_dim, cfg.f_dim
+            )
         if self.reads_pixels and cfg.dynamic_input != "frames":
             del self.frame_encoder  # neither posterior reads the shared RGB frame features
         self.dynamic_encoder = DYNAMIC_ENCODERS[cfg.encoder](
@@ -271,10 +286,28 @@ class DSAE(nn.Module):
             self.register_buffer("f_mix_logits", torch.zeros(k))
             self.register_buffer("f_mix_mean", torch.zeros(k, cfg.f_dim))
             self.register_buffer("f_mix_logvar", torch.zeros(k, cfg.f_dim))
+        if cfg.z_prior not in ("lstm", "mixture"):
+            raise ValueError(f"unknown z_prior {cfg.z_prior!r} (lstm, mixture)")
+        if cfg.z_prior == "mixture":
+            if cfg.z_prior_components < 1:
+                raise ValueError("z_prior_components must be >= 1")
+            # over the flattened z_1:T; empty (the LSTM samples) until fit_z_prior sets T
+            k = cfg.z_prior_components
+            self.register_buffer("z_mix_logits", torch.zeros(k))
+            self.register_buffer("z_mix_mean", torch.zeros(k, 0))
+            self.register_buffer("z_mix_logvar", torch.zeros(k, 0))
         self.log_sigma = nn.Parameter(
             torch.tensor(float(torch.log(torch.tensor(cfg.sigma_x)))),
             requires_grad=cfg.learn_sigma,
         )
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[no-untyped-def]
+        # the fitted p(z_1:T) has the training sequences' length: take the stored shape
+        for name in ("z_mix_mean", "z_mix_logvar"):
+            stored = state_dict.get(prefix + name)
+            if name in self._buffers and stored is not None and stored.dim() == 2:
+                self._buffers[name] = torch.zeros(stored.shape, dtype=self._buffers[name].dtype)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     # -- layout helpers ---------------------------------------------------------------
     def _frames_in(self, x: torch.Tensor) -> torch.Tensor:
@@ -375,7 +408,7 @@ class DSAE(nn.Module):
         b, t = z.shape[:2]
         fz = torch.cat([f.unsqueeze(1).expand(-1, t, -1), z], dim=-1).reshape(b * t, -1)
         out = self.decoder(fz)
-        if self.is_image and self.cfg.likelihood == "gaussian":
+        if self.is_image and self.cfg.likelihood == "gaussian" and not self.decoder.outputs_mean:
             out = torch.sigmoid(out)
         return out.reshape(b, t, *out.shape[1:])
 
@@ -390,7 +423,7 @@ class DSAE(nn.Module):
     @torch.no_grad()
     def sample_f(self, batch: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """f ~ p(f): N(0, I), or (``f_prior: mixture``) the Gaussian mixture fitted to the
-        aggregate posterior after training (:func:`dsae.train.f_prior.fit_f_prior`): (B, f_dim)."""
+        aggregate posterior after training (:func:`dsae.train.priors.fit_f_prior`): (B, f_dim)."""
         eps = torch.randn(batch, self.cfg.f_dim, generator=generator)
         if self.cfg.f_prior == "normal":
             return eps
@@ -401,8 +434,17 @@ class DSAE(nn.Module):
     def sample_z(
         self, batch: int, steps: int, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        """z_1:T ~ p(z_1:T): (B, T, z_dim)."""
-        return self.prior.sample(batch, steps, generator)
+        """z_1:T ~ p(z_1:T): (B, T, z_dim), from the LSTM prior, or (``z_prior: mixture``,
+        once fitted, for at most the fitted T steps) the mixture fitted to the posterior
+        z_1:T after training (:func:`dsae.train.priors.fit_z_prior`); a diagonal mixture's
+        first steps are its marginal over them."""
+        d = steps * self.cfg.z_dim
+        if self.cfg.z_prior == "lstm" or not 0 < d <= self.z_mix_mean.shape[1]:
+            return self.prior.sample(batch, steps, generator)
+        k = torch.multinomial(self.z_mix_logits.softmax(0), batch, True, generator=generator)
+        eps = torch.randn(batch, d, generator=generator)
+        z = self.z_mix_mean[k, :d] + eps * torch.exp(0.5 * self.z_mix_logvar[k, :d])
+        return z.view(batch, steps, self.cfg.z_dim)
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:

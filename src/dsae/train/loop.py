@@ -219,7 +219,7 @@ def train(
     metrics_path.write_text("".join(line + "\n" for line in kept))
     fp = fingerprint(data_dir)
 
-    f_prior_fit: dict[str, Any] = dict(state.get("f_prior_fit", {})) if state else {}
+    prior_fit: dict[str, Any] = dict(state.get("prior_fit", {})) if state else {}
 
     def checkpoint(at: int, elapsed: float) -> None:
         save_checkpoint(
@@ -233,7 +233,7 @@ def train(
                 "config": cfg.to_dict(),
                 "rng": {"torch": torch.get_rng_state()},
                 "wall_time": elapsed,
-                **({"f_prior_fit": f_prior_fit} if f_prior_fit else {}),
+                **({"prior_fit": prior_fit} if prior_fit else {}),
                 "data": {
                     "root": str(data_dir),
                     "fingerprint": fp,
@@ -310,10 +310,10 @@ def train(
         bar.close()
         raise
     bar.close()
-    if cfg.model.f_prior == "mixture" and step >= cfg.train.max_steps:
-        from dsae.train.f_prior import fit_f_prior
+    if step >= cfg.train.max_steps:  # the ex-post mixture priors, when configured
+        from dsae.train.priors import fit_priors
 
-        f_prior_fit.update(fit_f_prior(model, split, cfg.train.seed))
+        prior_fit.update(fit_priors(model, split, cfg.train.seed))
     elapsed = wall_offset + time.perf_counter() - t0
     checkpoint(step, elapsed)
     return TrainResult(run_dir=run, step=step, last=last, wall_time=elapsed)

@@ -7,8 +7,8 @@ from dsae.config import ModelConfig
 from dsae.data import load_split
 from dsae.models.dsae import DSAE
 from dsae.train.checkpoint import load_checkpoint
-from dsae.train.f_prior import fit_f_prior
 from dsae.train.loop import frames_to_tensor, load_run, train
+from dsae.train.priors import fit_f_prior, fit_priors
 
 
 def _mixture_model(k: int = 2) -> DSAE:
@@ -48,7 +48,7 @@ def test_training_fits_the_mixture_to_the_aggregate_posterior(tiny_config, tmp_p
         model=dataclasses.replace(tiny_config.model, f_prior="mixture", f_prior_components=4),
     )
     train(cfg, tmp_path / "run", progress=False)
-    fit = load_checkpoint(tmp_path / "run")["f_prior_fit"]
+    fit = load_checkpoint(tmp_path / "run")["prior_fit"]["f"]
     assert fit["components"] == 4 and fit["sequences"] == 256
     run = load_run(tmp_path / "run")
     split = load_split(cfg.data.root, "train")
@@ -63,3 +63,58 @@ def test_training_fits_the_mixture_to_the_aggregate_posterior(tiny_config, tmp_p
     before = run.model.f_mix_mean.clone()
     fit_f_prior(run.model, split, cfg.train.seed)
     assert torch.equal(before, run.model.f_mix_mean)
+
+
+def test_z_mixture_samples_the_lstm_prior_until_fitted():
+    model = DSAE(
+        ModelConfig(
+            channels=[8, 16],
+            frame_dim=16,
+            hidden_dim=16,
+            f_dim=3,
+            z_dim=2,
+            z_prior="mixture",
+            z_prior_components=3,
+        ),
+        (16, 16, 3),
+    )
+    a = model.sample_z(5, 4, torch.Generator().manual_seed(0))
+    b = model.prior.sample(5, 4, torch.Generator().manual_seed(0))
+    assert torch.equal(a, b)
+
+
+def test_training_fits_a_z_mixture_that_reloads_and_samples_the_posterior(tiny_config, tmp_path):
+    cfg = dataclasses.replace(
+        tiny_config,
+        model=dataclasses.replace(
+            tiny_config.model,
+            f_prior="mixture",
+            f_prior_components=4,
+            z_prior="mixture",
+            z_prior_components=1,
+        ),
+    )
+    train(cfg, tmp_path / "run", progress=False)
+    fit = load_checkpoint(tmp_path / "run")["prior_fit"]
+    split = load_split(cfg.data.root, "train")
+    t, zd = split.x.shape[1], cfg.model.z_dim
+    assert fit["z"]["steps"] == t and fit["z"]["components"] == 1 and "f" in fit
+    run = load_run(tmp_path / "run")  # the buffers take the fitted length on loading
+    assert run.model.z_mix_mean.shape == (1, t * zd)
+    enc = run.model.encode(frames_to_tensor(split.x))
+    z = run.model.sample_z(20000, t, torch.Generator().manual_seed(0))
+    # one component: p(z_1:T) is the Gaussian with the posterior means' moments per unit
+    mu, var = enc.z_mean.mean(0), enc.z_mean.var(0)
+    assert torch.allclose(z.mean(0), mu, atol=0.05 * float(var.sqrt().max()) + 1e-3)
+    assert torch.allclose(z.var(0), var + 1e-4, rtol=0.1)
+    # fewer steps: the marginal of the first ones; more: the LSTM prior
+    head = run.model.sample_z(20000, 2, torch.Generator().manual_seed(0))
+    assert torch.allclose(head.mean(0), mu[:2], atol=0.05 * float(var.sqrt().max()) + 1e-3)
+    g = torch.Generator().manual_seed(1)
+    longer = run.model.sample_z(3, t + 1, g)
+    assert torch.equal(longer, run.model.prior.sample(3, t + 1, torch.Generator().manual_seed(1)))
+    # refitting from one pass gives the same mixtures
+    before = run.model.z_mix_mean.clone(), run.model.f_mix_mean.clone()
+    fit_priors(run.model, split, cfg.train.seed)
+    assert torch.equal(before[0], run.model.z_mix_mean)
+    assert torch.equal(before[1], run.model.f_mix_mean)

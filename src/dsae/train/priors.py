@@ -94,12 +94,13 @@ def fit_z_prior(
 
 def fit_priors(model: DSAE, split: SequenceSplit, seed: int, batch_size: int = 256) -> dict:
     """Fit every mixture prior ``model`` asks for, from one pass over ``split``:
-    {"f": report, "z": report} for those configured."""
+    {"f": report, "z": report} for those configured, and the pass's time "encode_s"."""
     wanted = {"f": model.cfg.f_prior == "mixture", "z": model.cfg.z_prior == "mixture"}
     if not any(wanted.values()):
         return {}
+    t0 = time.perf_counter()
     e = _encode(model, split, batch_size)
-    out = {}
+    out: dict = {"encode_s": round(time.perf_counter() - t0, 3)}
     if wanted["f"]:
         out["f"] = fit_f_prior(model, split, seed, batch_size, encoding=e)
     if wanted["z"]:

@@ -11,7 +11,7 @@ from dsae.train.loop import frames_to_tensor, load_run, train
 from dsae.train.priors import fit_f_prior, fit_priors
 
 
-def _mixture_model(k: int = 2) -> DSAE:
+def _mixture_model(k: int = 2, **over) -> DSAE:
     cfg = ModelConfig(
         channels=[8, 16],
         frame_dim=16,
@@ -21,7 +21,7 @@ def _mixture_model(k: int = 2) -> DSAE:
         f_prior="mixture",
         f_prior_components=k,
     )
-    return DSAE(cfg, (16, 16, 3))
+    return DSAE(dataclasses.replace(cfg, **over), (16, 16, 3))
 
 
 def test_mixture_prior_samples_its_components_in_proportion():
@@ -66,18 +66,7 @@ def test_training_fits_the_mixture_to_the_aggregate_posterior(tiny_config, tmp_p
 
 
 def test_z_mixture_samples_the_lstm_prior_until_fitted():
-    model = DSAE(
-        ModelConfig(
-            channels=[8, 16],
-            frame_dim=16,
-            hidden_dim=16,
-            f_dim=3,
-            z_dim=2,
-            z_prior="mixture",
-            z_prior_components=3,
-        ),
-        (16, 16, 3),
-    )
+    model = _mixture_model(z_prior="mixture", z_prior_components=3)
     a = model.sample_z(5, 4, torch.Generator().manual_seed(0))
     b = model.prior.sample(5, 4, torch.Generator().manual_seed(0))
     assert torch.equal(a, b)

@@ -97,6 +97,7 @@ class TrainConfig:
     grad_clip: float = 100.0  # 0 disables
     threads: int = 0  # 0: one per core
     channels_last: bool = True
+    heap_keep_mb: int = 256  # glibc: keep freed activations mapped (0: allocator defaults)
     log_every: int = 25
     ckpt_every: int = 500
     progress: bool = True

@@ -1,7 +1,9 @@
-"""Small shared helpers: atomic file writes, seeding, threads."""
+"""Small shared helpers: atomic file writes, seeding, threads, the heap."""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import random
 import secrets
@@ -51,3 +53,27 @@ def set_threads(n: int) -> int:
         n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     torch.set_num_threads(max(1, int(n)))
     return torch.get_num_threads()
+
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
+
+
+def keep_heap_memory(mb: int) -> bool:
+    """Serve blocks under ``mb`` MiB from the heap and keep up to ``mb`` MiB of freed heap
+    mapped (glibc ``mallopt``), for the rest of the process.
+
+    By default glibc maps every large block afresh and unmaps it on free, so each activation
+    tensor of a training step page-faults all its pages in again: about 10 ms per 32 MiB
+    here, a fifth of a Sprites step. Returns False (and changes nothing) for ``mb`` <= 0 or
+    without glibc.
+    """
+    if mb <= 0:
+        return False
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError, TypeError):
+        return False
+    size = int(min(mb, 1024)) * 2**20
+    return bool(mallopt(_M_MMAP_THRESHOLD, size)) and bool(mallopt(_M_TRIM_THRESHOLD, size))

@@ -1,3 +1,5 @@
+import itertools
+
 import pytest
 import torch
 
@@ -215,6 +217,19 @@ def test_palette_levels_set_the_colour_cells():
     assert cells.shape == (4096,) and cells.nonzero().flatten().tolist() == [15, 3840]
     with pytest.raises(ValueError, match="palette_levels"):
         DSAE(_cfg(static_encoder="palette", palette_levels=1), (16, 16, 3))
+
+
+def test_palette_marks_exactly_the_cells_of_the_pixels_present():
+    model = DSAE(_cfg(static_encoder="palette", palette_levels=5), (8, 8, 3))
+    g = torch.Generator().manual_seed(3)
+    x = torch.rand(3, 2, 3, 8, 8, generator=g)
+    x[0, 0, :, 0, 0] = 1.0  # the top edge falls in the last level, not past it
+    x[1, 1, :, 2, 2] = 0.0
+    expected = torch.zeros(3, 125)
+    for b, t, i, j in itertools.product(range(3), range(2), range(8), range(8)):
+        r, gr, bl = (min(int(v * 5), 4) for v in x[b, t, :, i, j].tolist())
+        expected[b, r * 25 + gr * 5 + bl] = 1.0
+    assert torch.equal(model.static_encoder.palette(x), expected)
 
 
 def test_indexed_colour_decoder_gives_means_in_the_unit_interval_and_trains():

@@ -29,7 +29,7 @@ from dsae.models import DSAE, build_model
 from dsae.objectives.elbo import elbo_terms
 from dsae.objectives.mi import MICritic, mi_terms
 from dsae.train.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
-from dsae.utils import seed_everything, set_threads
+from dsae.utils import keep_heap_memory, seed_everything, set_threads
 
 METRICS_FILE = "metrics.jsonl"
 CONFIG_FILE = "config.yaml"
@@ -184,6 +184,7 @@ def train(
         )
 
     set_threads(cfg.train.threads)
+    keep_heap_memory(cfg.train.heap_keep_mb)
     seed_everything(cfg.train.seed)
     data_dir = prepare_data(cfg.data, progress=progress)
     meta = load_meta(data_dir)

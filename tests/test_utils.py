@@ -46,6 +46,7 @@ def test_kept_heap_stops_page_faults_of_fresh_tensors():
     plain, kept = _faults(0), [_faults(256) for _ in range(3)]
     assert not plain["kept"] and all(k["kept"] for k in kept)
     assert plain["faults"] > 20 * 8192 // 2  # every fresh tensor faults its pages in
-    # freed blocks are reused while still mapped (the least of three runs: the kernel may
-    # take a few pages back in any one of them)
-    assert min(k["faults"] for k in kept) < plain["faults"] / 8
+    # freed blocks are reused while still mapped: most fresh tensors fault nothing (the
+    # kernel's own reclaim may still take back a few blocks in any one run)
+    least = min(k["faults"] for k in kept)
+    assert least < plain["faults"] / 2, (plain, kept)

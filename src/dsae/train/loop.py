@@ -314,7 +314,8 @@ def train(
     if step >= cfg.train.max_steps:  # the ex-post mixture priors, when configured
         from dsae.train.priors import fit_priors
 
-        prior_fit.update(fit_priors(model, split, cfg.train.seed))
+        # training-sized batches: the pass reuses the blocks the steps freed (heap_keep_mb)
+        prior_fit.update(fit_priors(model, split, cfg.train.seed, cfg.train.batch_size))
     elapsed = wall_offset + time.perf_counter() - t0
     checkpoint(step, elapsed)
     return TrainResult(run_dir=run, step=step, last=last, wall_time=elapsed)

@@ -59,8 +59,8 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
 
 
 def keep_heap_memory(mb: int) -> bool:
-    """Serve blocks under ``mb`` MiB from the heap and keep up to ``mb`` MiB of freed heap
-    mapped (glibc ``mallopt``), for the rest of the process.
+    """Serve blocks under ``mb`` MiB (at most 1024) from the heap and keep up to as much
+    freed heap mapped (glibc ``mallopt``), for the rest of the process.
 
     By default glibc maps every large block afresh and unmaps it on free, so each activation
     tensor of a training step page-faults all its pages in again (about 10 ms per 32 MiB

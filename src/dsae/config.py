@@ -80,6 +80,11 @@ class ObjectiveConfig:
     # optional: penalise an estimate of I(f; z_t) learned by a critic (dsae.objectives.mi)
     mi_weight: float = 0.0  # 0 disables the critic
     mi_hidden: int = 256  # width of the critic's MLP
+    # optional: hold the estimate near a target (nats per frame) instead of a fixed weight:
+    # mi_weight is then the floor, and the weight rises while the estimate stays above target
+    mi_target: float = 0.0  # 0: fixed weight
+    mi_rate: float = 0.01  # change of log(weight) per step per nat above (or below) target
+    mi_weight_max: float = 256.0  # ceiling of the adaptive weight
 
 
 @dataclass

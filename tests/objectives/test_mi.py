@@ -1,5 +1,6 @@
 """The I(f; z) critic: its estimate against the closed form of a Gaussian pair, the split
-of gradients between the critic and the encoders, and training with it (resume included)."""
+of gradients between the critic and the encoders, the adaptive weight, and training with it
+(resume included)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 import torch
 
 from dsae.errors import DsaeError
-from dsae.objectives.mi import MICritic, mi_terms
+from dsae.objectives.mi import MICritic, adapt_weight, mi_terms
 
 
 def _fit_critic(rho: float, steps: int = 400, seed: int = 0) -> float:
@@ -80,3 +81,64 @@ def test_training_with_the_critic_logs_it_and_resumes_exactly(tmp_path, tiny_con
     bad = dataclasses.replace(cfg, objective=dataclasses.replace(cfg.objective, mi_weight=-1.0))
     with pytest.raises(DsaeError, match="mi_weight"):
         train(bad, tmp_path / "bad")
+
+
+def test_adaptive_weight_grows_geometrically_above_target_and_returns_to_the_floor():
+    w, floor, ceiling = 16.0, 16.0, 256.0
+    for step in range(1, 101):  # estimate 0.5 nats above target: log w grows by 0.005 a step
+        w = adapt_weight(w, 0.7, 0.2, 0.01, floor, ceiling)
+        assert w == pytest.approx(floor * math.exp(0.005 * step), rel=1e-9)
+    for _ in range(10_000):  # held far above target: capped at the ceiling
+        w = adapt_weight(w, 5.0, 0.2, 0.01, floor, ceiling)
+    assert w == ceiling
+    trace = []
+    for _ in range(20_000):  # below target: decays, never under the floor
+        w = adapt_weight(w, 0.0, 0.2, 0.01, floor, ceiling)
+        trace.append(w)
+    assert all(a >= b for a, b in zip(trace, trace[1:]))
+    assert trace[-1] == floor and min(trace) == floor
+    assert adapt_weight(20.0, 0.2, 0.2, 0.01, floor, ceiling) == 20.0  # on target: unchanged
+
+
+def test_training_with_an_adaptive_weight_moves_it_and_resumes_exactly(tmp_path, tiny_config):
+    from dsae.train import train
+    from dsae.train.checkpoint import load_checkpoint
+
+    objective = dataclasses.replace(
+        tiny_config.objective, mi_weight=2.0, mi_target=1e-6, mi_rate=5.0, mi_weight_max=1e6
+    )
+    cfg = dataclasses.replace(tiny_config, objective=objective)
+    train(cfg, tmp_path / "whole")
+    train(cfg, tmp_path / "parts", stop_at=7)
+    train(cfg, tmp_path / "parts", resume=True)
+    a, b = load_checkpoint(tmp_path / "whole"), load_checkpoint(tmp_path / "parts")
+    assert a["mi_weight"] == b["mi_weight"]
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k
+    rec = [
+        json.loads(x) for x in (tmp_path / "whole" / "metrics.jsonl").read_text().split("\n") if x
+    ]
+    weights = [r["mi_weight"] for r in rec]
+    assert weights[0] >= 2.0 and len(set(weights)) > 1  # the weight moved from its floor
+    fixed = train(dataclasses.replace(tiny_config, objective=dataclasses.replace(
+        tiny_config.objective, mi_weight=2.0)), tmp_path / "fixed")
+    assert load_checkpoint(tmp_path / "fixed")["mi_weight"] == 2.0 == fixed.last["mi_weight"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"mi_target": -0.1, "mi_weight": 1.0}, "mi_target must be >= 0"),
+        ({"mi_target": 0.1}, "needs objective.mi_weight > 0"),
+        ({"mi_target": 0.1, "mi_weight": 1.0, "mi_rate": 0.0}, "mi_rate must be positive"),
+        ({"mi_target": 0.1, "mi_weight": 8.0, "mi_weight_max": 4.0}, "mi_weight_max"),
+    ],
+)
+def test_adaptive_weight_settings_are_checked(tmp_path, tiny_config, change, message):
+    from dsae.train import train
+
+    cfg = dataclasses.replace(
+        tiny_config, objective=dataclasses.replace(tiny_config.objective, **change)
+    )
+    with pytest.raises(DsaeError, match=message):
+        train(cfg, tmp_path / "bad")

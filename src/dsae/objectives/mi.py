@@ -9,6 +9,7 @@ minimise that estimate: content that f carries then cannot also sit in z, and th
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -58,3 +59,16 @@ def mi_terms(critic: MICritic, f: torch.Tensor, z: torch.Tensor) -> MITerms:
     logits = functional_call(critic, frozen, (f, z))
     penalty = logits.sum(1).mean()  # sum over frames, like the ELBO's KL of z
     return MITerms(penalty=penalty, critic_loss=critic_loss, estimate=matched.mean().detach())
+
+
+def adapt_weight(
+    weight: float, estimate: float, target: float, rate: float, floor: float, ceiling: float
+) -> float:
+    """lambda <- clip(lambda * exp(rate * (I_hat - target)), floor, ceiling).
+
+    A multiplicative dual step on the constraint I(f; z_t) <= target: while the critic's
+    estimate stays above the target the penalty grows geometrically, and it decays back to
+    the floor once the estimate stays below it. One batch's estimate is noisy; a small rate
+    averages it over hundreds of steps.
+    """
+    return min(ceiling, max(floor, weight * math.exp(rate * (estimate - target))))

@@ -27,7 +27,7 @@ from dsae.data.base import DatasetMeta
 from dsae.errors import DsaeError
 from dsae.models import DSAE, build_model
 from dsae.objectives.elbo import elbo_terms
-from dsae.objectives.mi import MICritic, mi_terms
+from dsae.objectives.mi import MICritic, adapt_weight, mi_terms
 from dsae.train.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 from dsae.utils import keep_heap_memory, seed_everything, set_threads
 
@@ -118,6 +118,19 @@ def _check_config(cfg: Config) -> None:
         raise DsaeError(f"objective.mi_weight must be >= 0, got {cfg.objective.mi_weight}")
     if cfg.objective.mi_weight > 0 and t.batch_size < 2:
         raise DsaeError("objective.mi_weight needs train.batch_size >= 2 (mismatched pairs)")
+    o = cfg.objective
+    if o.mi_target < 0:
+        raise DsaeError(f"objective.mi_target must be >= 0, got {o.mi_target}")
+    if o.mi_target > 0:
+        if o.mi_weight <= 0:
+            raise DsaeError("objective.mi_target needs objective.mi_weight > 0 (the floor)")
+        if o.mi_rate <= 0:
+            raise DsaeError(f"objective.mi_rate must be positive, got {o.mi_rate}")
+        if o.mi_weight_max < o.mi_weight:
+            raise DsaeError(
+                f"objective.mi_weight_max ({o.mi_weight_max}) must be >= "
+                f"objective.mi_weight ({o.mi_weight})"
+            )
 
 
 def make_model(cfg: Config, meta: DatasetMeta) -> DSAE:
@@ -203,6 +216,7 @@ def train(
     )
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg.train))
     step, wall_offset = 0, 0.0
+    mi_weight = cfg.objective.mi_weight  # adapted each step when objective.mi_target > 0
     if state is not None:
         model.load_state_dict(state["model"])
         if critic is not None:
@@ -211,6 +225,7 @@ def train(
         sched.load_state_dict(state["scheduler"])
         step = int(state["step"])
         wall_offset = float(state.get("wall_time", 0.0))
+        mi_weight = float(state.get("mi_weight", mi_weight))
         torch.set_rng_state(state["rng"]["torch"])
 
     run.mkdir(parents=True, exist_ok=True)
@@ -228,6 +243,7 @@ def train(
             {
                 "model": model.state_dict(),
                 **({"critic": critic.state_dict()} if critic is not None else {}),
+                **({"mi_weight": mi_weight} if critic is not None else {}),
                 "optimizer": opt.state_dict(),
                 "scheduler": sched.state_dict(),
                 "step": at,
@@ -269,11 +285,18 @@ def train(
                 mi_log: dict[str, float] = {}
                 if critic is not None:
                     mi = mi_terms(critic, out.f, out.z)
-                    loss = loss + cfg.objective.mi_weight * mi.penalty + mi.critic_loss
+                    loss = loss + mi_weight * mi.penalty + mi.critic_loss
                     mi_log = {
                         "mi": float(mi.estimate),
                         "critic_loss": float(mi.critic_loss.detach()),
+                        "mi_weight": mi_weight,
                     }
+                    o = cfg.objective
+                    if o.mi_target > 0:
+                        mi_weight = adapt_weight(
+                            mi_weight, mi_log["mi"], o.mi_target, o.mi_rate, o.mi_weight,
+                            o.mi_weight_max,
+                        )
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 if cfg.train.grad_clip > 0:

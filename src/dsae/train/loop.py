@@ -294,7 +294,11 @@ def train(
                     o = cfg.objective
                     if o.mi_target > 0:
                         mi_weight = adapt_weight(
-                            mi_weight, mi_log["mi"], o.mi_target, o.mi_rate, o.mi_weight,
+                            mi_weight,
+                            mi_log["mi"],
+                            o.mi_target,
+                            o.mi_rate,
+                            o.mi_weight,
                             o.mi_weight_max,
                         )
                 opt.zero_grad(set_to_none=True)

@@ -58,15 +58,12 @@ def main() -> None:
     itr = np.sort(rng.choice(len(tr), min(args.n_train, len(tr)), replace=False))
     ite = np.sort(rng.choice(len(te), min(args.n_test, len(te)), replace=False))
     ytr, yte = _labels(tr, itr), _labels(te, ite)
-    rows = []
     for levels in args.levels:
         t0 = time.perf_counter()
         ptr, pte = palettes(tr.x[itr], levels), palettes(te.x[ite], levels)
         acc = {k: probe(ptr, ytr[k], pte, yte[k]) for k in ytr}
-        rows.append(
-            {"levels": levels, "accuracy_pct": acc, "time_s": round(time.perf_counter() - t0, 1)}
-        )
-        print(json.dumps(rows[-1]), flush=True)
+        row = {"levels": levels, "accuracy_pct": acc, "time_s": round(time.perf_counter() - t0, 1)}
+        print(json.dumps(row), flush=True)
 
 
 if __name__ == "__main__":

@@ -54,6 +54,7 @@ class ModelConfig:
     palette_levels: int = 8  # static_encoder palette: bins per colour channel
     static_frames: int = 0  # training only: q(f | x) reads this many random frames (0: all)
     decoder_film: bool = False  # f also scales and shifts every decoder feature map (FiLM)
+    film_hidden: int = 0  # decoder_film: 0 a linear map of f, > 0 an MLP with this hidden width
     # > 0: indexed-colour output, each pixel a softmax over this many colours made from f alone
     decoder_colours: int = 0
     # q(z_t | .) reads: frames, luminance (colour-free) or silhouette (the figure's mask)

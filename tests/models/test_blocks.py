@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from dsae.models.blocks import ConvFrameDecoder
@@ -24,6 +25,23 @@ def test_film_decoder_starts_as_the_plain_decoder_and_lets_f_reach_every_layer()
     h3 = h.clone()
     h3[:, 6:] = torch.randn(4, 4)  # z still reaches the output through the first layer
     assert not torch.allclose(film(h), film(h3), atol=1e-3)
+
+
+def test_film_mlp_starts_as_the_identity_and_is_nonlinear_in_f():
+    torch.manual_seed(0)
+    plain = ConvFrameDecoder(10, 3, 16, [8, 16], "none")
+    film = ConvFrameDecoder(10, 3, 16, [8, 16], "none", film_dim=6, film_hidden=12)
+    film.load_state_dict(plain.state_dict(), strict=False)
+    h = torch.randn(4, 10)
+    assert torch.allclose(film(h), plain(h), atol=1e-6)
+    torch.nn.init.normal_(film.film[-1].weight)
+    # gamma(f), beta(f): an MLP of f, so the modulation of f and of -f are not opposite
+    mods = film.film(h[:, :6])
+    assert mods.shape == (4, 2 * 8)  # one gamma and one beta per hidden channel (8)
+    lin = film.film[-1].bias
+    assert not torch.allclose(mods - lin, -(film.film(-h[:, :6]) - lin), atol=1e-3)
+    with pytest.raises(ValueError, match="film_hidden"):
+        ConvFrameDecoder(10, 3, 16, [8, 16], "none", film_dim=6, film_hidden=-1)
 
 
 def test_indexed_colour_decoder_paints_only_colours_made_from_f():

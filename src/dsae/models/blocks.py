@@ -91,6 +91,8 @@ class ConvFrameDecoder(nn.Module):
     With ``film_dim`` = d > 0 the first d inputs (f) also scale and shift every hidden
     feature map channel by channel, h <- h (1 + gamma(f)) + beta(f) (FiLM), so the
     appearance reaches each resolution directly instead of only through the first layer.
+    With ``film_hidden`` = H > 0, gamma and beta come from an MLP with one hidden layer of
+    width H (nonlinear in f) instead of a linear map.
 
     With ``colours`` = K > 0 the output is indexed colour: the last layer gives each pixel
     logits over K colours, and the pixel is x = sum_k softmax(logits)_k c_k(f), where the
@@ -109,8 +111,11 @@ class ConvFrameDecoder(nn.Module):
         film_dim: int = 0,
         colours: int = 0,
         colour_dim: int = 0,
+        film_hidden: int = 0,
     ):
         super().__init__()
+        if film_hidden < 0:
+            raise ValueError(f"film_hidden must be >= 0, got {film_hidden}")
         if colours < 0 or (colours > 0 and not 0 < colour_dim <= in_dim):
             raise ValueError("colours needs colours > 0 and 0 < colour_dim <= in_dim")
         rev = list(reversed(channels))
@@ -132,10 +137,16 @@ class ConvFrameDecoder(nn.Module):
         if colours:  # c_k(f): (N, K, C) in [0, 1]
             self.palette = nn.Linear(colour_dim, colours * out_channels)
         self.widths = rev[1:]
-        self.film = nn.Linear(film_dim, 2 * sum(self.widths)) if film_dim > 0 else None
-        if self.film is not None:  # starts as the identity
-            nn.init.zeros_(self.film.weight)
-            nn.init.zeros_(self.film.bias)
+        self.film: nn.Module | None = None
+        if film_dim > 0:
+            out = nn.Linear(film_hidden or film_dim, 2 * sum(self.widths))
+            nn.init.zeros_(out.weight)  # starts as the identity
+            nn.init.zeros_(out.bias)
+            self.film = (
+                nn.Sequential(nn.Linear(film_dim, film_hidden), nn.LeakyReLU(0.2), out)
+                if film_hidden
+                else out
+            )
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:  # h: (N, in_dim) -> (N, C, H, W)
         x = self.fc(h).view(-1, self.c0, self.s, self.s)

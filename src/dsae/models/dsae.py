@@ -234,6 +234,7 @@ class DSAE(nn.Module):
                 cfg.channels,
                 cfg.norm,
                 film_dim=cfg.f_dim if cfg.decoder_film else 0,
+                film_hidden=cfg.film_hidden,
                 colours=cfg.decoder_colours,
                 colour_dim=cfg.f_dim,
             )

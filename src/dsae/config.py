@@ -66,8 +66,8 @@ class ModelConfig:
     # longer sequences than the training ones fall back to the LSTM)
     z_prior: str = "lstm"
     z_prior_components: int = 64
-    likelihood: str = "gaussian"  # gaussian or bernoulli
-    sigma_x: float = 1.0  # Gaussian scale (initial value when learned)
+    likelihood: str = "gaussian"  # gaussian, laplace or bernoulli
+    sigma_x: float = 1.0  # Gaussian sigma or Laplace b of p(x_t | .) (initial value when learned)
     learn_sigma: bool = False
 
 

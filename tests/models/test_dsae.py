@@ -249,7 +249,7 @@ def test_indexed_colour_decoder_gives_means_in_the_unit_interval_and_trains():
     out = model(x)
     out.x_param.sum().backward()
     assert model.decoder.palette.weight.grad is not None
-    with pytest.raises(ValueError, match="likelihood gaussian"):
+    with pytest.raises(ValueError, match="gaussian or laplace"):
         DSAE(_cfg(decoder_colours=4, likelihood="bernoulli"), (16, 16, 3))
     with pytest.raises(ValueError, match="image frames"):
         DSAE(_cfg(decoder_colours=4, frame_net="mlp"), (20,))

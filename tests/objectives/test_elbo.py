@@ -1,12 +1,19 @@
 import math
 
 import torch
-from torch.distributions import Bernoulli, Independent, Normal, kl_divergence
+from torch.distributions import Bernoulli, Independent, Laplace, Normal, kl_divergence
 
 from dsae.config import ModelConfig, ObjectiveConfig
 from dsae.models.blocks import Gaussian
 from dsae.models.dsae import DSAE
-from dsae.objectives.elbo import bernoulli_nll, elbo_terms, gaussian_kl, gaussian_nll, kl_weight
+from dsae.objectives.elbo import (
+    bernoulli_nll,
+    elbo_terms,
+    gaussian_kl,
+    gaussian_nll,
+    kl_weight,
+    laplace_nll,
+)
 
 
 def _normal(g: Gaussian) -> Independent:
@@ -40,6 +47,37 @@ def test_nll_terms_match_torch_distributions():
     xb = (x > 0.5).float()
     expected_b = -Bernoulli(logits=logits).log_prob(xb).sum((1, 2))
     torch.testing.assert_close(bernoulli_nll(xb, logits), expected_b)
+    expected_l = -Laplace(mean, 0.3).log_prob(x).sum((1, 2))
+    torch.testing.assert_close(laplace_nll(x, mean, log_sigma), expected_l)
+
+
+def test_laplace_model_gives_means_in_the_unit_interval_and_weighs_errors_linearly():
+    torch.manual_seed(0)
+    model = DSAE(
+        ModelConfig(
+            channels=[4, 8],
+            frame_dim=8,
+            hidden_dim=8,
+            f_dim=3,
+            z_dim=2,
+            likelihood="laplace",
+            sigma_x=0.1,
+        ),
+        (8, 8, 3),
+    )
+    x = torch.rand(2, 3, 3, 8, 8)
+    out = model(x)
+    assert 0 <= float(out.x_param.detach().min()) <= float(out.x_param.detach().max()) <= 1
+    t = elbo_terms(out, x, ObjectiveConfig(), "laplace", model.log_sigma)
+    t.loss.backward()
+    assert torch.isfinite(t.loss)
+    # doubling every error doubles the data term: |x - mean| / b, not (x - mean)^2
+    mean = torch.full((1, 4), 0.5)
+    b = torch.tensor(math.log(0.1))
+    base = laplace_nll(mean, mean, b)
+    e1 = laplace_nll(mean + 0.1, mean, b) - base
+    e2 = laplace_nll(mean + 0.2, mean, b) - base
+    torch.testing.assert_close(e2, 2 * e1)
 
 
 def test_kl_warmup_is_linear_and_capped():

@@ -47,7 +47,7 @@ from dsae.models.blocks import (
 class DSAEOutput:
     """Everything one pass computes; shapes with B sequences of T frames."""
 
-    x_param: torch.Tensor  # (B, T, *frame): mean (gaussian) or logits (bernoulli) of p(x_t|z_t,f)
+    x_param: torch.Tensor  # (B, T, *frame): mean (gaussian, laplace) or logits (bernoulli)
     q_f: Gaussian  # q(f | x_1:T): (B, f_dim)
     q_z: Gaussian  # q(z_t | .): (B, T, z_dim)
     p_z: Gaussian  # p(z_t | z_<t) evaluated on the posterior samples z_<t: (B, T, z_dim)
@@ -210,12 +210,14 @@ class DSAE(nn.Module):
         self.frame_shape = tuple(frame_shape)  # (H, W, C) images or (D,) vectors
         if cfg.encoder not in DYNAMIC_ENCODERS:
             raise ValueError(f"unknown encoder {cfg.encoder!r} (factorised, full)")
-        if cfg.likelihood not in ("gaussian", "bernoulli"):
-            raise ValueError(f"unknown likelihood {cfg.likelihood!r} (gaussian, bernoulli)")
+        if cfg.likelihood not in ("gaussian", "laplace", "bernoulli"):
+            raise ValueError(
+                f"unknown likelihood {cfg.likelihood!r} (gaussian, laplace, bernoulli)"
+            )
         if cfg.decoder_colours < 0:
             raise ValueError(f"decoder_colours must be >= 0, got {cfg.decoder_colours}")
-        if cfg.decoder_colours and cfg.likelihood != "gaussian":
-            raise ValueError("decoder_colours gives pixel means: it needs likelihood gaussian")
+        if cfg.decoder_colours and cfg.likelihood == "bernoulli":
+            raise ValueError("decoder_colours gives pixel means: it needs gaussian or laplace")
         self.is_image = len(self.frame_shape) == 3
         if self.is_image != (cfg.frame_net == "conv"):
             raise ValueError(
@@ -410,7 +412,7 @@ class DSAE(nn.Module):
         b, t = z.shape[:2]
         fz = torch.cat([f.unsqueeze(1).expand(-1, t, -1), z], dim=-1).reshape(b * t, -1)
         out = self.decoder(fz)
-        if self.is_image and self.cfg.likelihood == "gaussian" and not self.decoder.outputs_mean:
+        if self.is_image and self.cfg.likelihood != "bernoulli" and not self.decoder.outputs_mean:
             out = torch.sigmoid(out)
         return out.reshape(b, t, *out.shape[1:])
 

@@ -39,6 +39,13 @@ def gaussian_nll(x: torch.Tensor, mean: torch.Tensor, log_sigma: torch.Tensor) -
     return 0.5 * sq * torch.exp(-2 * log_sigma) + d * (log_sigma + 0.5 * math.log(2 * math.pi))
 
 
+def laplace_nll(x: torch.Tensor, mean: torch.Tensor, log_b: torch.Tensor) -> torch.Tensor:
+    """-log Laplace(x; mean, b) = |x - mean| / b + log 2b, summed over all but the batch dim: (B,)."""
+    d = x[0].numel()
+    ab = (x - mean).abs().reshape(x.shape[0], -1).sum(-1)
+    return ab * torch.exp(-log_b) + d * (log_b + math.log(2.0))
+
+
 def bernoulli_nll(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     """-log Bernoulli(x; sigmoid(logits)) summed over all but the batch dim: (B,)."""
     bce = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
@@ -89,6 +96,8 @@ def elbo_terms(
     """The weighted negative ELBO of a batch, averaged over sequences."""
     if likelihood == "gaussian":
         recon = gaussian_nll(x, out.x_param, log_sigma)
+    elif likelihood == "laplace":
+        recon = laplace_nll(x, out.x_param, log_sigma)
     else:
         recon = bernoulli_nll(x, out.x_param)
     kl_f = gaussian_kl(out.q_f)

@@ -101,6 +101,9 @@ class TrainConfig:
     lr_warmup_steps: int = 100
     min_lr_ratio: float = 0.05
     grad_clip: float = 100.0  # 0 disables
+    # > 0: keep an exponential moving average of the weights with this decay; the trained
+    # model (priors fitted, checkpoint, evaluation) is the average
+    ema_decay: float = 0.0
     threads: int = 0  # 0: one per core
     channels_last: bool = True
     heap_keep_mb: int = 256  # glibc: keep freed activations mapped (0: allocator defaults)

@@ -114,6 +114,8 @@ def _check_config(cfg: Config) -> None:
             raise DsaeError(f"{key} must be positive, got {v}")
     if t.lr <= 0:
         raise DsaeError(f"train.lr must be positive, got {t.lr}")
+    if not 0 <= t.ema_decay < 1:
+        raise DsaeError(f"train.ema_decay must be in [0, 1), got {t.ema_decay}")
     if cfg.objective.mi_weight < 0:
         raise DsaeError(f"objective.mi_weight must be >= 0, got {cfg.objective.mi_weight}")
     if cfg.objective.mi_weight > 0 and t.batch_size < 2:
@@ -154,6 +156,38 @@ def _read_metrics(path: Path, upto_step: int) -> list[str]:
         except (json.JSONDecodeError, KeyError, TypeError):
             continue
     return keep
+
+
+class WeightAverage:
+    """theta_ema <- d theta_ema + (1 - d) theta after every step, d = min(decay, (1+s)/(10+s)).
+
+    The warm-up of d keeps the first steps' random weights from dominating short runs.
+    """
+
+    def __init__(self, model: torch.nn.Module, decay: float):
+        self.decay = decay
+        self.names = [n for n, _ in model.named_parameters()]
+        self.params = [p for _, p in model.named_parameters()]
+        self.avg = [p.detach().clone() for p in self.params]
+
+    @torch.no_grad()
+    def update(self, step: int) -> None:
+        d = min(self.decay, (1 + step) / (10 + step))
+        torch._foreach_lerp_(self.avg, [p.detach() for p in self.params], 1.0 - d)
+
+    @torch.no_grad()
+    def copy_to(self, model: torch.nn.Module) -> None:
+        named = dict(model.named_parameters())
+        for n, a in zip(self.names, self.avg, strict=True):
+            named[n].copy_(a)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return dict(zip(self.names, self.avg, strict=True))
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        if set(state) != set(self.names):
+            raise DsaeError("corrupt checkpoint: its weight average does not fit the model")
+        self.avg = [state[n].clone() for n in self.names]
 
 
 @dataclass
@@ -217,8 +251,11 @@ def train(
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg.train))
     step, wall_offset = 0, 0.0
     mi_weight = cfg.objective.mi_weight  # adapted each step when objective.mi_target > 0
+    ema: WeightAverage | None = None
     if state is not None:
-        model.load_state_dict(state["model"])
+        # a finished run with an average holds the averaged weights; training goes on from
+        # the raw ones
+        model.load_state_dict(state.get("model_raw", state["model"]))
         if critic is not None:
             critic.load_state_dict(state["critic"])
         opt.load_state_dict(state["optimizer"])
@@ -227,6 +264,11 @@ def train(
         wall_offset = float(state.get("wall_time", 0.0))
         mi_weight = float(state.get("mi_weight", mi_weight))
         torch.set_rng_state(state["rng"]["torch"])
+    if cfg.train.ema_decay > 0:
+        ema = WeightAverage(model, cfg.train.ema_decay)
+        if state is not None and "ema" in state:
+            ema.load_state_dict(state["ema"])
+    model_raw: dict[str, torch.Tensor] | None = None  # set when the average replaces them
 
     run.mkdir(parents=True, exist_ok=True)
     cfg.save(run / CONFIG_FILE)
@@ -244,6 +286,8 @@ def train(
                 "model": model.state_dict(),
                 **({"critic": critic.state_dict()} if critic is not None else {}),
                 **({"mi_weight": mi_weight} if critic is not None else {}),
+                **({"ema": ema.state_dict()} if ema is not None else {}),
+                **({"model_raw": model_raw} if model_raw is not None else {}),
                 "optimizer": opt.state_dict(),
                 "scheduler": sched.state_dict(),
                 "step": at,
@@ -307,6 +351,8 @@ def train(
                     torch.nn.utils.clip_grad_norm_(params, cfg.train.grad_clip)
                 opt.step()
                 sched.step()
+                if ema is not None:
+                    ema.update(step)
                 step += 1
                 window_n += x.shape[0]
                 bar.update(1)
@@ -338,7 +384,11 @@ def train(
         bar.close()
         raise
     bar.close()
-    if step >= cfg.train.max_steps:  # the ex-post mixture priors, when configured
+    if step >= cfg.train.max_steps:
+        if ema is not None:  # the trained model is the average; the raw weights are kept
+            model_raw = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            ema.copy_to(model)
+        # the ex-post mixture priors, when configured
         from dsae.train.priors import fit_priors
 
         # training-sized batches: the pass reuses the blocks the steps freed (heap_keep_mb)

@@ -173,10 +173,11 @@ class WeightAverage:
     @torch.no_grad()
     def update(self, step: int) -> None:
         d = min(self.decay, (1 + step) / (10 + step))
-        torch._foreach_lerp_(self.avg, [p.detach() for p in self.params], 1.0 - d)
+        torch._foreach_lerp_(self.avg, self.params, 1.0 - d)
 
     @torch.no_grad()
     def copy_to(self, model: torch.nn.Module) -> None:
+        """Write the average into ``model`` (the averaged one, or one of its architecture)."""
         named = dict(model.named_parameters())
         for n, a in zip(self.names, self.avg, strict=True):
             named[n].copy_(a)

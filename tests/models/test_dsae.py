@@ -253,3 +253,29 @@ def test_indexed_colour_decoder_gives_means_in_the_unit_interval_and_trains():
         DSAE(_cfg(decoder_colours=4, likelihood="bernoulli"), (16, 16, 3))
     with pytest.raises(ValueError, match="image frames"):
         DSAE(_cfg(decoder_colours=4, frame_net="mlp"), (20,))
+
+
+def test_linear_mean_is_the_raw_output_clamped_only_when_decoding():
+    torch.manual_seed(0)
+    x = torch.rand(2, 4, 3, 16, 16)
+    lin = DSAE(_cfg(mean_activation="linear"), (16, 16, 3))
+    sig = DSAE(_cfg(), (16, 16, 3))
+    sig.load_state_dict(lin.state_dict())  # same weights, only the link differs
+    with torch.no_grad():  # push the output far outside [0, 1]
+        lin.decoder.deconvs[-1].bias.copy_(torch.tensor([3.0, -3.0, 0.5]))
+        sig.decoder.deconvs[-1].bias.copy_(torch.tensor([3.0, -3.0, 0.5]))
+    e = lin.encode(x)
+    with torch.no_grad():
+        raw = lin.decode_param(e.f_mean, e.z_mean)
+        assert torch.allclose(sig.decode_param(e.f_mean, e.z_mean), torch.sigmoid(raw), atol=1e-6)
+    assert float(raw.max()) > 1 and float(raw.min()) < 0  # the loss sees the raw mean
+    mean = lin.decode(e.f_mean, e.z_mean)
+    assert torch.equal(mean, raw.clamp(0, 1))
+    # the gradient of a pixel mean does not vanish where the sigmoid saturates
+    out = lin(x)
+    g = torch.autograd.grad(out.x_param[..., 0, :, :].sum(), lin.decoder.deconvs[-1].bias)[0]
+    assert float(g[0]) == pytest.approx(out.x_param[..., 0, :, :].numel())
+    with pytest.raises(ValueError, match="mean_activation"):
+        DSAE(_cfg(mean_activation="tanh"), (16, 16, 3))
+    with pytest.raises(ValueError, match="gaussian or laplace"):
+        DSAE(_cfg(mean_activation="linear", likelihood="bernoulli"), (16, 16, 3))

@@ -214,6 +214,12 @@ class DSAE(nn.Module):
             raise ValueError(
                 f"unknown likelihood {cfg.likelihood!r} (gaussian, laplace, bernoulli)"
             )
+        if cfg.mean_activation not in ("sigmoid", "linear"):
+            raise ValueError(f"unknown mean_activation {cfg.mean_activation!r} (sigmoid, linear)")
+        if cfg.mean_activation == "linear" and cfg.likelihood == "bernoulli":
+            raise ValueError(
+                "mean_activation linear gives pixel means: it needs gaussian or laplace"
+            )
         if cfg.decoder_colours < 0:
             raise ValueError(f"decoder_colours must be >= 0, got {cfg.decoder_colours}")
         if cfg.decoder_colours and cfg.likelihood == "bernoulli":
@@ -412,9 +418,19 @@ class DSAE(nn.Module):
         b, t = z.shape[:2]
         fz = torch.cat([f.unsqueeze(1).expand(-1, t, -1), z], dim=-1).reshape(b * t, -1)
         out = self.decoder(fz)
-        if self.is_image and self.cfg.likelihood != "bernoulli" and not self.decoder.outputs_mean:
+        if self._squash:
             out = torch.sigmoid(out)
         return out.reshape(b, t, *out.shape[1:])
+
+    @property
+    def _squash(self) -> bool:
+        """Whether the decoder output goes through a sigmoid to give image pixel means."""
+        return (
+            self.is_image
+            and self.cfg.likelihood != "bernoulli"
+            and self.cfg.mean_activation == "sigmoid"
+            and not self.decoder.outputs_mean
+        )
 
     @torch.no_grad()
     def decode(self, f: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -422,6 +438,8 @@ class DSAE(nn.Module):
         out = self.decode_param(f, z)
         if self.cfg.likelihood == "bernoulli":
             out = torch.sigmoid(out)
+        elif self.is_image and self.cfg.mean_activation == "linear":
+            out = out.clamp(0, 1)
         return out.contiguous()
 
     @torch.no_grad()

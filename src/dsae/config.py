@@ -44,6 +44,9 @@ class ModelConfig:
     z_dim: int = 8
     frame_net: str = "conv"  # conv (image frames) or mlp (vector frames)
     channels: list[int] = field(default_factory=lambda: [32, 64, 128, 256])
+    # widths of the decoder's conv stack, listed as for the encoder (first = the layer next
+    # to the pixels); empty: the same as ``channels``
+    decoder_channels: list[int] = field(default_factory=list)
     frame_dim: int = 256  # per-frame feature size h_t
     hidden_dim: int = 256  # LSTM width of q(f | x), full q and the prior
     mlp_hidden: int = 256  # hidden width of the mlp frame networks

@@ -279,3 +279,21 @@ def test_linear_mean_is_the_raw_output_clamped_only_when_decoding():
         DSAE(_cfg(mean_activation="tanh"), (16, 16, 3))
     with pytest.raises(ValueError, match="gaussian or laplace"):
         DSAE(_cfg(mean_activation="linear", likelihood="bernoulli"), (16, 16, 3))
+
+
+def test_decoder_channels_widen_the_decoder_only():
+    same = DSAE(_cfg(), (16, 16, 3))
+    wide = DSAE(_cfg(decoder_channels=[12, 16]), (16, 16, 3))
+    enc = [m.out_channels for m in wide.frame_encoder.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert enc == [
+        m.out_channels for m in same.frame_encoder.modules() if isinstance(m, torch.nn.Conv2d)
+    ]
+    dec = [
+        m.out_channels for m in wide.decoder.modules() if isinstance(m, torch.nn.ConvTranspose2d)
+    ]
+    assert dec == [12, 3]  # 16 -> 12 -> pixels
+    assert [
+        m.out_channels for m in same.decoder.modules() if isinstance(m, torch.nn.ConvTranspose2d)
+    ] == [8, 3]
+    x = torch.rand(2, 4, 3, 16, 16)
+    assert wide(x).x_param.shape == x.shape

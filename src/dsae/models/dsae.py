@@ -239,7 +239,7 @@ class DSAE(nn.Module):
                 cfg.f_dim + cfg.z_dim,
                 c,
                 h,
-                cfg.channels,
+                cfg.decoder_channels or cfg.channels,
                 cfg.norm,
                 film_dim=cfg.f_dim if cfg.decoder_film else 0,
                 film_hidden=cfg.film_hidden,

@@ -70,8 +70,9 @@ class ModelConfig:
     z_prior: str = "lstm"
     z_prior_components: int = 64
     likelihood: str = "gaussian"  # gaussian, laplace or bernoulli
-    # gaussian/laplace image means: sigmoid of the decoder output, or linear (the output
-    # itself, clamped to [0, 1] only when decoding: no vanishing gradient near 0 and 1)
+    # gaussian/laplace image means: sigmoid of the decoder output; linear (the output itself)
+    # or softplus (log(1 + e^o): saturates toward black only), both clamped to [0, 1] only
+    # when decoding, so bright tones keep their gradient
     mean_activation: str = "sigmoid"
     sigma_x: float = 1.0  # Gaussian sigma or Laplace b of p(x_t | .) (initial value when learned)
     learn_sigma: bool = False

@@ -297,3 +297,25 @@ def test_decoder_channels_widen_the_decoder_only():
     ] == [8, 3]
     x = torch.rand(2, 4, 3, 16, 16)
     assert wide(x).x_param.shape == x.shape
+
+
+def test_softplus_mean_saturates_toward_black_only():
+    torch.manual_seed(0)
+    x = torch.rand(2, 4, 3, 16, 16)
+    lin = DSAE(_cfg(mean_activation="linear"), (16, 16, 3))
+    sp = DSAE(_cfg(mean_activation="softplus"), (16, 16, 3))
+    sp.load_state_dict(lin.state_dict())
+    e = lin.encode(x)
+    with torch.no_grad():
+        raw = lin.decode_param(e.f_mean, e.z_mean)
+        mean = sp.decode_param(e.f_mean, e.z_mean)
+    assert torch.allclose(mean, torch.log1p(raw.exp()), atol=1e-6)
+    assert torch.equal(sp.decode(e.f_mean, e.z_mean), mean.clamp(0, 1))
+    # slope at a bright output (o = 3, mean ~ 3): ~0.95, where a sigmoid's is ~0.045
+    o = torch.tensor([3.0, -6.0], requires_grad=True)
+    from dsae.models.dsae import MEAN_ACTIVATIONS
+
+    (g,) = torch.autograd.grad(MEAN_ACTIVATIONS["softplus"](o).sum(), o)
+    assert float(g[0]) > 0.9 and float(g[1]) < 0.01
+    with pytest.raises(ValueError, match="gaussian or laplace"):
+        DSAE(_cfg(mean_activation="softplus", likelihood="bernoulli"), (16, 16, 3))

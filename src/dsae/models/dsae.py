@@ -42,6 +42,13 @@ from dsae.models.blocks import (
     MLPFrameEncoder,
 )
 
+# image pixel means from the decoder output o (gaussian and laplace likelihoods)
+MEAN_ACTIVATIONS = {
+    "sigmoid": torch.sigmoid,  # 1 / (1 + e^-o)
+    "linear": lambda o: o,  # o
+    "softplus": nn.functional.softplus,  # log(1 + e^o)
+}
+
 
 @dataclass
 class DSAEOutput:
@@ -214,11 +221,14 @@ class DSAE(nn.Module):
             raise ValueError(
                 f"unknown likelihood {cfg.likelihood!r} (gaussian, laplace, bernoulli)"
             )
-        if cfg.mean_activation not in ("sigmoid", "linear"):
-            raise ValueError(f"unknown mean_activation {cfg.mean_activation!r} (sigmoid, linear)")
-        if cfg.mean_activation == "linear" and cfg.likelihood == "bernoulli":
+        if cfg.mean_activation not in MEAN_ACTIVATIONS:
             raise ValueError(
-                "mean_activation linear gives pixel means: it needs gaussian or laplace"
+                f"unknown mean_activation {cfg.mean_activation!r} ({', '.join(MEAN_ACTIVATIONS)})"
+            )
+        if cfg.mean_activation != "sigmoid" and cfg.likelihood == "bernoulli":
+            raise ValueError(
+                f"mean_activation {cfg.mean_activation} gives pixel means: "
+                "it needs gaussian or laplace"
             )
         if cfg.decoder_colours < 0:
             raise ValueError(f"decoder_colours must be >= 0, got {cfg.decoder_colours}")
@@ -418,18 +428,15 @@ class DSAE(nn.Module):
         b, t = z.shape[:2]
         fz = torch.cat([f.unsqueeze(1).expand(-1, t, -1), z], dim=-1).reshape(b * t, -1)
         out = self.decoder(fz)
-        if self._squash:
-            out = torch.sigmoid(out)
+        if self._mean_link:
+            out = MEAN_ACTIVATIONS[self.cfg.mean_activation](out)
         return out.reshape(b, t, *out.shape[1:])
 
     @property
-    def _squash(self) -> bool:
-        """Whether the decoder output goes through a sigmoid to give image pixel means."""
+    def _mean_link(self) -> bool:
+        """Whether the decoder output goes through ``mean_activation`` to give pixel means."""
         return (
-            self.is_image
-            and self.cfg.likelihood != "bernoulli"
-            and self.cfg.mean_activation == "sigmoid"
-            and not self.decoder.outputs_mean
+            self.is_image and self.cfg.likelihood != "bernoulli" and not self.decoder.outputs_mean
         )
 
     @torch.no_grad()
@@ -438,7 +445,7 @@ class DSAE(nn.Module):
         out = self.decode_param(f, z)
         if self.cfg.likelihood == "bernoulli":
             out = torch.sigmoid(out)
-        elif self.is_image and self.cfg.mean_activation == "linear":
+        elif self._mean_link and self.cfg.mean_activation != "sigmoid":
             out = out.clamp(0, 1)
         return out.contiguous()
 

@@ -5,7 +5,7 @@ import torch
 
 from dsae.config import ModelConfig
 from dsae.models import MODELS, build_model
-from dsae.models.dsae import DSAE, PriorLSTM
+from dsae.models.dsae import DSAE, MEAN_ACTIVATIONS, PriorLSTM
 
 
 def _cfg(**kw) -> ModelConfig:
@@ -313,8 +313,6 @@ def test_softplus_mean_saturates_toward_black_only():
     assert torch.equal(sp.decode(e.f_mean, e.z_mean), mean.clamp(0, 1))
     # slope at a bright output (o = 3, mean ~ 3): ~0.95, where a sigmoid's is ~0.045
     o = torch.tensor([3.0, -6.0], requires_grad=True)
-    from dsae.models.dsae import MEAN_ACTIVATIONS
-
     (g,) = torch.autograd.grad(MEAN_ACTIVATIONS["softplus"](o).sum(), o)
     assert float(g[0]) > 0.9 and float(g[1]) < 0.01
     with pytest.raises(ValueError, match="gaussian or laplace"):

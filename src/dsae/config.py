@@ -58,6 +58,8 @@ class ModelConfig:
     static_frames: int = 0  # training only: q(f | x) reads this many random frames (0: all)
     decoder_film: bool = False  # f also scales and shifts every decoder feature map (FiLM)
     film_hidden: int = 0  # decoder_film: 0 a linear map of f, > 0 an MLP with this hidden width
+    # decoder_film: also mix the last hidden map's channels by a matrix of f, h <- h + A(f) h
+    film_mix: bool = False
     # > 0: indexed-colour output, each pixel a softmax over this many colours made from f alone
     decoder_colours: int = 0
     # q(z_t | .) reads: frames, luminance (colour-free) or silhouette (the figure's mask)
@@ -93,6 +95,9 @@ class ObjectiveConfig:
     mi_target: float = 0.0  # 0: fixed weight
     mi_rate: float = 0.01  # change of log(weight) per step per nat above (or below) target
     mi_weight_max: float = 256.0  # ceiling of the adaptive weight
+    # optional: pixels on a colour edge (and thin outlines) weigh 1 + edge_weight in the
+    # image likelihood (dsae.objectives.elbo.edge_mask); 0 disables
+    edge_weight: float = 0.0
 
 
 @dataclass

@@ -93,6 +93,9 @@ class ConvFrameDecoder(nn.Module):
     appearance reaches each resolution directly instead of only through the first layer.
     With ``film_hidden`` = H > 0, gamma and beta come from an MLP with one hidden layer of
     width H (nonlinear in f) instead of a linear map.
+    With ``film_mix`` (needs ``film_dim``) the last hidden feature map is also mixed across
+    channels by a matrix of f, h <- h + A(f) h with A(f) = reshape(W f + b) (C x C), so each
+    channel's colour in the output can depend on f, not only its strength (zero at start).
 
     With ``colours`` = K > 0 the output is indexed colour: the last layer gives each pixel
     logits over K colours, and the pixel is x = sum_k softmax(logits)_k c_k(f), where the
@@ -112,10 +115,13 @@ class ConvFrameDecoder(nn.Module):
         colours: int = 0,
         colour_dim: int = 0,
         film_hidden: int = 0,
+        film_mix: bool = False,
     ):
         super().__init__()
         if film_hidden < 0:
             raise ValueError(f"film_hidden must be >= 0, got {film_hidden}")
+        if film_mix and film_dim <= 0:
+            raise ValueError("film_mix needs film_dim > 0 (f modulates the decoder)")
         if colours < 0 or (colours > 0 and not 0 < colour_dim <= in_dim):
             raise ValueError("colours needs colours > 0 and 0 < colour_dim <= in_dim")
         rev = list(reversed(channels))
@@ -147,6 +153,11 @@ class ConvFrameDecoder(nn.Module):
                 if film_hidden
                 else out
             )
+        self.mix: nn.Linear | None = None
+        if film_mix:  # A(f): (N, C, C) for the last hidden width C; starts at zero
+            self.mix = nn.Linear(film_dim, self.widths[-1] ** 2)
+            nn.init.zeros_(self.mix.weight)
+            nn.init.zeros_(self.mix.bias)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:  # h: (N, in_dim) -> (N, C, H, W)
         x = self.fc(h).view(-1, self.c0, self.s, self.s)
@@ -160,10 +171,21 @@ class ConvFrameDecoder(nn.Module):
                     x = layer(x)
                 gamma, beta = mods[2 * i], mods[2 * i + 1]
                 x = x * (1 + gamma[:, :, None, None]) + beta[:, :, None, None]
+            if self.mix is not None:
+                x = self.channel_mix(x, self.mix(h[:, : self.film_dim]))
             out = layers[-1](x)
         if not self.colours:
             return out
         return self.index_colours(out, self.colour_palette(h))
+
+    @staticmethod
+    def channel_mix(x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        """h + A h per pixel: (N, C, H, W), (N, C * C) -> (N, C, H, W); a channels-last x
+        stays channels-last (one batched matmul over the pixels)."""
+        n, c, hh, ww = x.shape
+        rows = x.permute(0, 2, 3, 1).reshape(n, hh * ww, c)  # a view when channels-last
+        mixed = torch.baddbmm(rows, rows, a.view(n, c, c).transpose(1, 2))
+        return mixed.view(n, hh, ww, c).permute(0, 3, 1, 2)
 
     def colour_palette(self, h: torch.Tensor) -> torch.Tensor:
         """c_1..c_K(f): (N, K, C) in [0, 1] from the first ``colour_dim`` inputs."""

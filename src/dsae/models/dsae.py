@@ -230,6 +230,8 @@ class DSAE(nn.Module):
                 f"mean_activation {cfg.mean_activation} gives pixel means: "
                 "it needs gaussian or laplace"
             )
+        if cfg.film_mix and not cfg.decoder_film:
+            raise ValueError("film_mix needs decoder_film: true")
         if cfg.decoder_colours < 0:
             raise ValueError(f"decoder_colours must be >= 0, got {cfg.decoder_colours}")
         if cfg.decoder_colours and cfg.likelihood == "bernoulli":
@@ -253,6 +255,7 @@ class DSAE(nn.Module):
                 cfg.norm,
                 film_dim=cfg.f_dim if cfg.decoder_film else 0,
                 film_hidden=cfg.film_hidden,
+                film_mix=cfg.film_mix,
                 colours=cfg.decoder_colours,
                 colour_dim=cfg.f_dim,
             )

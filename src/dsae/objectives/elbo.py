@@ -32,17 +32,35 @@ def gaussian_kl(q: Gaussian, p: Gaussian | None = None) -> torch.Tensor:
     ).sum(-1)
 
 
-def gaussian_nll(x: torch.Tensor, mean: torch.Tensor, log_sigma: torch.Tensor) -> torch.Tensor:
-    """-log N(x; mean, sigma^2 I) summed over all but the batch dim: (B,)."""
+def gaussian_nll(
+    x: torch.Tensor,
+    mean: torch.Tensor,
+    log_sigma: torch.Tensor,
+    weight: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """-log N(x; mean, sigma^2 I) summed over all but the batch dim: (B,); a pixel weight w
+    scales its squared error (as a variance sigma^2 / w, up to a constant)."""
     d = x[0].numel()
-    sq = (x - mean).pow(2).reshape(x.shape[0], -1).sum(-1)
+    sq = (x - mean).pow(2)
+    if weight is not None:
+        sq = sq * weight
+    sq = sq.reshape(x.shape[0], -1).sum(-1)
     return 0.5 * sq * torch.exp(-2 * log_sigma) + d * (log_sigma + 0.5 * math.log(2 * math.pi))
 
 
-def laplace_nll(x: torch.Tensor, mean: torch.Tensor, log_b: torch.Tensor) -> torch.Tensor:
-    """-log Laplace(x; mean, b) = |x - mean| / b + log 2b, summed over all but the batch dim: (B,)."""
+def laplace_nll(
+    x: torch.Tensor,
+    mean: torch.Tensor,
+    log_b: torch.Tensor,
+    weight: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """-log Laplace(x; mean, b) = |x - mean| / b + log 2b, summed over all but the batch dim: (B,);
+    a pixel weight w scales its absolute error (as a scale b / w, up to a constant)."""
     d = x[0].numel()
-    ab = (x - mean).abs().reshape(x.shape[0], -1).sum(-1)
+    ab = (x - mean).abs()
+    if weight is not None:
+        ab = ab * weight
+    ab = ab.reshape(x.shape[0], -1).sum(-1)
     return ab * torch.exp(-log_b) + d * (log_b + math.log(2.0))
 
 
@@ -50,6 +68,33 @@ def bernoulli_nll(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     """-log Bernoulli(x; sigmoid(logits)) summed over all but the batch dim: (B,)."""
     bce = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
     return bce.reshape(x.shape[0], -1).sum(-1)
+
+
+# two neighbouring pixels whose colours differ by more than this (any channel, in [0, 1])
+# lie on an edge
+EDGE_THRESHOLD = 0.05
+
+
+def edge_mask(x: torch.Tensor) -> torch.Tensor:
+    """1 where an image pixel differs from a 4-neighbour by > EDGE_THRESHOLD, else 0.
+
+    x: (..., C, H, W) -> (..., 1, H, W). Outlines one pixel wide are marked whole, with the
+    pixels on either side of them."""
+    dv = (x[..., 1:, :] - x[..., :-1, :]).abs().amax(-3, keepdim=True) > EDGE_THRESHOLD
+    dh = (x[..., :, 1:] - x[..., :, :-1]).abs().amax(-3, keepdim=True) > EDGE_THRESHOLD
+    m = torch.zeros_like(x[..., :1, :, :], dtype=torch.bool)
+    m[..., 1:, :] |= dv
+    m[..., :-1, :] |= dv
+    m[..., :, 1:] |= dh
+    m[..., :, :-1] |= dh
+    return m.to(x.dtype)
+
+
+def pixel_weight(x: torch.Tensor, edge_weight: float) -> torch.Tensor | None:
+    """w = 1 + edge_weight * edge_mask(x) for images; None when off or x is not an image."""
+    if edge_weight <= 0 or x.dim() < 4:
+        return None
+    return 1.0 + edge_weight * edge_mask(x)
 
 
 @dataclass
@@ -94,10 +139,13 @@ def elbo_terms(
     step: int = 0,
 ) -> ElboTerms:
     """The weighted negative ELBO of a batch, averaged over sequences."""
+    weight = pixel_weight(x, cfg.edge_weight)
+    if weight is not None and likelihood == "bernoulli":
+        raise ValueError("objective.edge_weight needs a gaussian or laplace likelihood")
     if likelihood == "gaussian":
-        recon = gaussian_nll(x, out.x_param, log_sigma)
+        recon = gaussian_nll(x, out.x_param, log_sigma, weight)
     elif likelihood == "laplace":
-        recon = laplace_nll(x, out.x_param, log_sigma)
+        recon = laplace_nll(x, out.x_param, log_sigma, weight)
     else:
         recon = bernoulli_nll(x, out.x_param)
     kl_f = gaussian_kl(out.q_f)

@@ -121,6 +121,10 @@ def _check_config(cfg: Config) -> None:
     if cfg.objective.mi_weight > 0 and t.batch_size < 2:
         raise DsaeError("objective.mi_weight needs train.batch_size >= 2 (mismatched pairs)")
     o = cfg.objective
+    if o.edge_weight < 0:
+        raise DsaeError(f"objective.edge_weight must be >= 0, got {o.edge_weight}")
+    if o.edge_weight > 0 and cfg.model.likelihood == "bernoulli":
+        raise DsaeError("objective.edge_weight needs model.likelihood gaussian or laplace")
     if o.mi_target < 0:
         raise DsaeError(f"objective.mi_target must be >= 0, got {o.mi_target}")
     if o.mi_target > 0:

@@ -16,7 +16,10 @@ One run of this script, on one machine, in this order:
    a plain DSAE sized like the 2018 paper's Sprites networks (a few timed steps, no training);
 5. training: the config with ``train.max_steps`` lowered to the steps that fit the budget
    (unless it already asks for fewer), in a child process so that its peak resident memory is
-   its own; a watchdog interrupts it (the loop then checkpoints) just before the budget ends;
+   its own; its loop takes no step that would leave too little of the budget for the prior
+   fits and final checkpoint (the calibration's fixed cost), so a run slower than planned
+   ends early and whole; a watchdog interrupts it (the loop then checkpoints) if it has not
+   finished just before the budget ends;
 6. evaluation: ``evaluate_run`` (judges and protocols of ``dsae.eval``) on the test split;
 7. ``benchmarks/results/sprites-<config-stem>.json``: every figure, each target as
    ``{"value", "target", "op", "met"}``, the machine, versions and commit; a table is printed.
@@ -403,6 +406,8 @@ def plan_steps(budget_s: float, requested: int, step_s: float, overhead_s: float
         "limited_by": "budget" if fit < requested else "config",
         "expected_wall_time_s": round(overhead_s + planned * step_s, 3),
         "watchdog_reserve_s": round(watchdog_reserve(budget_s, step_s), 3),
+        # the run's fixed cost (start, prior fits, checkpoint) held back at the loop's end
+        "end_reserve_s": round(overhead_s, 3),
     }
 
 
@@ -429,8 +434,15 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
-def _train_child(cfg_dict: dict, run_dir: str, progress: bool, q: Any) -> None:
-    """Child process: train, then report steps, wall times and peak memory on ``q``."""
+def _train_child(
+    cfg_dict: dict, run_dir: str, progress: bool, q: Any, loop_s: float, end_reserve_s: float
+) -> None:
+    """Child process: train, then report steps, wall times and peak memory on ``q``.
+
+    The loop takes no step that would end later than ``end_reserve_s`` (the prior fits and
+    final checkpoint) before ``loop_s`` after the start is reported, the moment from which
+    the parent's watchdog counts: a run slower than its calibration ends early, whole,
+    instead of being interrupted."""
     _die_with_parent()
     try:
         t_enter = time.perf_counter()
@@ -438,11 +450,14 @@ def _train_child(cfg_dict: dict, run_dir: str, progress: bool, q: Any) -> None:
         warm_imports()
         startup_s = time.perf_counter() - t_enter
         q.put(("started", None))
+        deadline = time.monotonic() + loop_s if math.isfinite(loop_s) else None
         t0 = time.perf_counter()
-        interrupted = False
+        interrupted, out_of_time = False, False
         try:
-            res = train(cfg, run_dir, progress=progress)
-            step, loop_s = res.step, res.wall_time
+            res = train(
+                cfg, run_dir, progress=progress, deadline=deadline, end_reserve_s=end_reserve_s
+            )
+            step, loop_s, out_of_time = res.step, res.wall_time, res.out_of_time
         except KeyboardInterrupt:
             interrupted = True
             step, loop_s = _checkpoint_progress(Path(run_dir))
@@ -456,6 +471,7 @@ def _train_child(cfg_dict: dict, run_dir: str, progress: bool, q: Any) -> None:
                     "wall_time_s": wall_s,
                     "loop_wall_time_s": loop_s,
                     "interrupted": interrupted,
+                    "stopped_at_deadline": out_of_time,
                     "child_startup_s": startup_s,
                     **peak_memory_mb(),
                 },
@@ -510,13 +526,23 @@ def _interrupt(q: Any, proc: Any) -> tuple[str, Any]:
 
 
 def run_training(
-    cfg: Config, run_dir: Path, budget_s: float, reserve_s: float, progress: bool
+    cfg: Config,
+    run_dir: Path,
+    budget_s: float,
+    reserve_s: float,
+    progress: bool,
+    end_reserve_s: float = 0.0,
+    loop_deadline: bool = True,
 ) -> dict:
-    """Train ``cfg`` into ``run_dir`` in a child process; interrupt it ``reserve_s`` before
-    the budget ends (the loop checkpoints on an interrupt). Returns the child's report."""
+    """Train ``cfg`` into ``run_dir`` in a child process whose loop ends its steps in time
+    for its end-of-training work (``end_reserve_s``) to finish ``reserve_s`` before the
+    budget ends; interrupt it then if it has not (the loop checkpoints on an interrupt).
+    Returns the child's report. ``loop_deadline`` False leaves only the watchdog."""
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
-    proc = ctx.Process(target=_train_child, args=(cfg.to_dict(), str(run_dir), progress, q))
+    loop_s = budget_s - reserve_s if loop_deadline else math.inf
+    args = (cfg.to_dict(), str(run_dir), progress, q, loop_s, end_reserve_s)
+    proc = ctx.Process(target=_train_child, args=args)
     proc.start()
     fired = False
     try:
@@ -694,8 +720,16 @@ def _efficiency_phase(
 
 
 def _training_phase(cfg: Config, run_dir: Path, plan: dict, progress: bool) -> dict:
-    """Train the planned steps under the watchdog; the child's report with the run's rate."""
-    training = run_training(cfg, run_dir, plan["budget_s"], plan["watchdog_reserve_s"], progress)
+    """Train the planned steps under the deadline and the watchdog; the child's report with
+    the run's rate."""
+    training = run_training(
+        cfg,
+        run_dir,
+        plan["budget_s"],
+        plan["watchdog_reserve_s"],
+        progress,
+        end_reserve_s=plan["end_reserve_s"],
+    )
     training.update(
         run_dir=str(run_dir.resolve()),
         planned_steps=plan["planned_steps"],

@@ -190,11 +190,27 @@ def test_the_watchdog_interrupts_a_run_that_would_overrun(bench, result, tmp_pat
     toy = result["root"] / "toy"
     sets = [f"data.root={toy}", "data.build_if_missing=false", *TINY[1::2]]
     cfg = load_config(CONFIG, [*sets, "train.max_steps=100000", "train.progress=false"])
-    report = bench.run_training(cfg, tmp_path / "run", 2.0, 0.3, progress=False)
+    report = bench.run_training(
+        cfg, tmp_path / "run", 2.0, 0.3, progress=False, loop_deadline=False
+    )
     assert report["watchdog_fired"] and report["interrupted"]
     assert 0 < report["steps"] < 100000 and report["wall_time_s"] <= 2.0
     state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
     assert state["step"] == report["steps"]  # the loop checkpointed where it stopped
+
+
+def test_a_slow_run_ends_its_steps_in_time_for_the_prior_fits(bench, result, tmp_path):
+    toy = result["root"] / "toy"
+    sets = [f"data.root={toy}", "data.build_if_missing=false", *TINY[1::2]]
+    cfg = load_config(CONFIG, [*sets, "train.max_steps=100000", "train.progress=false"])
+    budget, reserve, end_reserve = 12.0, 1.0, 4.0
+    report = bench.run_training(cfg, tmp_path / "run", budget, reserve, False, end_reserve)
+    assert report["stopped_at_deadline"] and not report["interrupted"]
+    assert not report["watchdog_fired"] and report["wall_time_s"] <= budget - reserve
+    assert 0 < report["steps"] < 100000
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert state["step"] == report["steps"] and state["out_of_time"] is True
+    assert state["prior_fit"]  # the mixtures were fitted: the model can generate
 
 
 def test_table_and_user_errors(bench, result, tmp_path, capsys):

@@ -44,6 +44,30 @@ def test_film_mlp_starts_as_the_identity_and_is_nonlinear_in_f():
         ConvFrameDecoder(10, 3, 16, [8, 16], "none", film_dim=6, film_hidden=-1)
 
 
+def test_film_mix_starts_as_the_identity_and_mixes_channels_by_a_matrix_of_f():
+    torch.manual_seed(0)
+    plain = ConvFrameDecoder(10, 3, 16, [8, 16], "none", film_dim=6)
+    mix = ConvFrameDecoder(10, 3, 16, [8, 16], "none", film_dim=6, film_mix=True)
+    mix.load_state_dict(plain.state_dict(), strict=False)
+    h = torch.randn(4, 10)
+    torch.testing.assert_close(mix(h), plain(h))
+    assert mix.mix is not None and mix.mix.out_features == 8 * 8  # last hidden width 8
+    x = torch.randn(4, 8, 5, 5).contiguous(memory_format=torch.channels_last)
+    a = torch.randn(4, 64)
+    y = ConvFrameDecoder.channel_mix(x, a)
+    expected = x + torch.einsum("nij,njhw->nihw", a.view(4, 8, 8), x)
+    torch.testing.assert_close(y, expected)
+    assert y.is_contiguous(memory_format=torch.channels_last)
+    # with a non-zero A(f) the output moves, and only through f
+    torch.nn.init.normal_(mix.mix.weight)
+    assert not torch.allclose(mix(h), plain(h), atol=1e-4)
+    mix.mix.weight.grad = None
+    mix(h).sum().backward()
+    assert mix.mix.weight.grad is not None and float(mix.mix.weight.grad.abs().sum()) > 0
+    with pytest.raises(ValueError, match="film_mix"):
+        ConvFrameDecoder(10, 3, 16, [8, 16], "none", film_mix=True)
+
+
 def test_indexed_colour_decoder_paints_only_colours_made_from_f():
     torch.manual_seed(0)
     dec = ConvFrameDecoder(10, 3, 16, [8, 16], "none", film_dim=6, colours=4, colour_dim=6)

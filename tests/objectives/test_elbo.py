@@ -1,18 +1,24 @@
+import dataclasses
 import math
 
+import pytest
 import torch
 from torch.distributions import Bernoulli, Independent, Laplace, Normal, kl_divergence
 
 from dsae.config import ModelConfig, ObjectiveConfig
+from dsae.errors import DsaeError
 from dsae.models.blocks import Gaussian
 from dsae.models.dsae import DSAE
 from dsae.objectives.elbo import (
+    EDGE_THRESHOLD,
     bernoulli_nll,
+    edge_mask,
     elbo_terms,
     gaussian_kl,
     gaussian_nll,
     kl_weight,
     laplace_nll,
+    pixel_weight,
 )
 
 
@@ -134,3 +140,74 @@ def test_elbo_decreases_on_a_small_batch():
     mse_after = float((model.reconstruct(x) - x).pow(2).mean())
     assert sum(losses[-5:]) < sum(losses[:5])
     assert mse_after < 0.5 * mse_before, (mse_before, mse_after)
+
+
+def test_edge_mask_marks_a_thin_line_and_its_neighbours_only():
+    x = torch.zeros(2, 3, 8, 8)
+    x[0, :, 3, 2:6] = 0.5  # a one-pixel horizontal line in frame 0
+    x[1] += EDGE_THRESHOLD / 2  # frame 1: flat up to a change below the threshold
+    x[1, 0, 0, 0] += EDGE_THRESHOLD / 2
+    m = edge_mask(x)
+    assert m.shape == (2, 1, 8, 8)
+    expected = torch.zeros(8, 8)
+    expected[2:5, 2:6] = 1  # the line, the rows above and below it
+    expected[3, 1] = expected[3, 6] = 1  # and its two ends' outer neighbours
+    torch.testing.assert_close(m[0, 0], expected)
+    assert float(m[1].sum()) == 0
+    # a colour change in one channel counts; leading (batch, time) dims pass through
+    y = torch.zeros(2, 4, 3, 8, 8)
+    y[1, 2, 2, 5, 5] = 1.0
+    my = edge_mask(y)
+    assert my.shape == (2, 4, 1, 8, 8) and float(my.sum()) == 5
+    assert pixel_weight(y, 0.0) is None and pixel_weight(torch.rand(4, 6), 3.0) is None
+    torch.testing.assert_close(pixel_weight(y, 3.0), 1 + 3 * my)
+
+
+def test_edge_weight_scales_the_squared_error_on_edge_pixels():
+    torch.manual_seed(0)
+    model = _tiny_model()
+    x = torch.zeros(2, 5, 3, 16, 16)
+    x[:, :, :, 4:12, 4:12] = 0.8  # a square: its border is an edge, its inside and the rest not
+    out = model(x)
+    log_sigma = model.log_sigma
+    plain = elbo_terms(out, x, ObjectiveConfig(), "gaussian", log_sigma)
+    weighted = elbo_terms(out, x, ObjectiveConfig(edge_weight=4.0), "gaussian", log_sigma)
+    sq = (x - out.x_param).pow(2) * torch.exp(-2 * log_sigma)
+    edge_sq = 0.5 * (sq * edge_mask(x)).reshape(2, -1).sum(-1).mean()
+    torch.testing.assert_close(weighted.recon - plain.recon, 4.0 * edge_sq)
+    assert float(edge_sq) > 0
+    lap_plain = elbo_terms(out, x, ObjectiveConfig(), "laplace", log_sigma)
+    lap = elbo_terms(out, x, ObjectiveConfig(edge_weight=1.0), "laplace", log_sigma)
+    ab = (x - out.x_param).abs() * torch.exp(-log_sigma)
+    torch.testing.assert_close(
+        lap.recon - lap_plain.recon, (ab * edge_mask(x)).reshape(2, -1).sum(-1).mean()
+    )
+
+
+def test_edge_weight_and_film_mix_train_and_bad_values_are_user_errors(tmp_path, tiny_config):
+    from dsae.train import train
+
+    cfg = dataclasses.replace(
+        tiny_config,
+        model=dataclasses.replace(tiny_config.model, decoder_film=True, film_mix=True),
+        objective=dataclasses.replace(tiny_config.objective, edge_weight=2.0),
+    )
+    res = train(cfg, tmp_path / "ok")
+    assert res.step == cfg.train.max_steps and math.isfinite(res.last["recon"])
+    m, o = tiny_config.model, tiny_config.objective
+    for bad, match in [
+        (
+            dataclasses.replace(tiny_config, objective=dataclasses.replace(o, edge_weight=-1.0)),
+            "edge_weight must be >= 0",
+        ),
+        (
+            dataclasses.replace(tiny_config, model=dataclasses.replace(m, film_mix=True)),
+            "film_mix needs decoder_film",
+        ),
+        (
+            dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, likelihood="bernoulli")),
+            "edge_weight needs",
+        ),
+    ]:
+        with pytest.raises(DsaeError, match=match):
+            train(bad, tmp_path / "bad")

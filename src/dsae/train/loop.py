@@ -201,6 +201,7 @@ class TrainResult:
     step: int
     last: dict[str, float]
     wall_time: float
+    out_of_time: bool = False  # the steps ended at the deadline, before train.max_steps
 
 
 def train(
@@ -209,11 +210,17 @@ def train(
     resume: bool = False,
     progress: bool | None = None,
     stop_at: int | None = None,
+    deadline: float | None = None,
+    end_reserve_s: float = 0.0,
 ) -> TrainResult:
     """Train ``cfg`` into ``run_dir``; ``resume`` continues from its checkpoint.
 
     ``stop_at`` ends the run early at that step with a checkpoint, as an interruption
     would (used to test that resuming is exact).
+    ``deadline`` (a ``time.monotonic()`` value) ends the steps early, as finished: no step
+    starts once the deadline is nearer than ``end_reserve_s`` plus the last step's time,
+    and the end-of-training work (the average, the prior fits, the final checkpoint) still
+    runs, so a time budget is kept and the model is whole (used by the benchmark's budget).
     """
     _check_config(cfg)
     run = Path(run_dir)
@@ -300,6 +307,7 @@ def train(
                 "rng": {"torch": torch.get_rng_state()},
                 "wall_time": elapsed,
                 **({"prior_fit": prior_fit} if prior_fit else {}),
+                **({"out_of_time": True} if out_of_time else {}),
                 "data": {
                     "root": str(data_dir),
                     "fingerprint": fp,
@@ -314,12 +322,22 @@ def train(
     t0 = time.perf_counter()
     window_t, window_n = t0, 0
     last: dict[str, float] = {}
+    stop_by = None if deadline is None else deadline - max(0.0, end_reserve_s)
+    prev_t, step_s = None, 0.0  # the last step's start and duration (for the deadline)
+    out_of_time = False
     bar = tqdm(
         total=cfg.train.max_steps, initial=step, disable=not progress, desc="train", unit="step"
     )
     try:
         with open(metrics_path, "a") as log:
             while step < end:
+                if stop_by is not None:
+                    now_m = time.monotonic()
+                    step_s = now_m - prev_t if prev_t is not None else 0.0
+                    prev_t = now_m
+                    if now_m + step_s >= stop_by:
+                        out_of_time = True
+                        break
                 x = frames_to_tensor(split.x[sampler.indices(step)])
                 out = model(x)
                 terms = elbo_terms(
@@ -389,7 +407,7 @@ def train(
         bar.close()
         raise
     bar.close()
-    if step >= cfg.train.max_steps:
+    if step >= cfg.train.max_steps or out_of_time:
         if ema is not None:  # the trained model is the average; the raw weights are kept
             model_raw = {k: v.detach().clone() for k, v in model.state_dict().items()}
             ema.copy_to(model)
@@ -400,7 +418,9 @@ def train(
         prior_fit.update(fit_priors(model, split, cfg.train.seed, cfg.train.batch_size))
     elapsed = wall_offset + time.perf_counter() - t0
     checkpoint(step, elapsed)
-    return TrainResult(run_dir=run, step=step, last=last, wall_time=elapsed)
+    return TrainResult(
+        run_dir=run, step=step, last=last, wall_time=elapsed, out_of_time=out_of_time
+    )
 
 
 @dataclass

@@ -202,7 +202,8 @@ def test_the_watchdog_interrupts_a_run_that_would_overrun(bench, result, tmp_pat
 def test_a_slow_run_ends_its_steps_in_time_for_the_prior_fits(bench, result, tmp_path):
     toy = result["root"] / "toy"
     sets = [f"data.root={toy}", "data.build_if_missing=false", *TINY[1::2]]
-    cfg = load_config(CONFIG, [*sets, "train.max_steps=100000", "train.progress=false"])
+    mixture = ["model.f_prior=mixture", "model.f_prior_components=2"]
+    cfg = load_config(CONFIG, [*sets, *mixture, "train.max_steps=100000", "train.progress=false"])
     budget, reserve, end_reserve = 12.0, 1.0, 4.0
     report = bench.run_training(cfg, tmp_path / "run", budget, reserve, False, end_reserve)
     assert report["stopped_at_deadline"] and not report["interrupted"]

@@ -60,6 +60,7 @@ class ModelConfig:
     film_hidden: int = 0  # decoder_film: 0 a linear map of f, > 0 an MLP with this hidden width
     # decoder_film: also mix the last hidden map's channels by a matrix of f, h <- h + A(f) h
     film_mix: bool = False
+    film_mix_layers: int = 1  # film_mix: how many of the last hidden maps are mixed
     # > 0: indexed-colour output, each pixel a softmax over this many colours made from f alone
     decoder_colours: int = 0
     # q(z_t | .) reads: frames, luminance (colour-free) or silhouette (the figure's mask)

@@ -47,7 +47,7 @@ def test_film_mlp_starts_as_the_identity_and_is_nonlinear_in_f():
 def test_film_mix_starts_as_the_identity_and_mixes_channels_by_a_matrix_of_f():
     torch.manual_seed(0)
     plain = ConvFrameDecoder(10, 3, 16, [8, 16], "none", film_dim=6)
-    mix = ConvFrameDecoder(10, 3, 16, [8, 16], "none", film_dim=6, film_mix=True)
+    mix = ConvFrameDecoder(10, 3, 16, [8, 16], "none", film_dim=6, film_mix=1)
     mix.load_state_dict(plain.state_dict(), strict=False)
     h = torch.randn(4, 10)
     torch.testing.assert_close(mix(h), plain(h))
@@ -65,7 +65,23 @@ def test_film_mix_starts_as_the_identity_and_mixes_channels_by_a_matrix_of_f():
     mix(h).sum().backward()
     assert mix.mix.weight.grad is not None and float(mix.mix.weight.grad.abs().sum()) > 0
     with pytest.raises(ValueError, match="film_mix"):
-        ConvFrameDecoder(10, 3, 16, [8, 16], "none", film_mix=True)
+        ConvFrameDecoder(10, 3, 16, [8, 16], "none", film_mix=1)
+    with pytest.raises(ValueError, match="film_mix must be in"):
+        ConvFrameDecoder(10, 3, 16, [8, 16], "none", film_dim=6, film_mix=2)
+
+
+def test_film_mix_over_two_layers_mixes_each_at_its_width():
+    torch.manual_seed(0)
+    plain = ConvFrameDecoder(10, 3, 16, [4, 8, 16], "none", film_dim=6)
+    mix = ConvFrameDecoder(10, 3, 16, [4, 8, 16], "none", film_dim=6, film_mix=2)
+    mix.load_state_dict(plain.state_dict(), strict=False)
+    h = torch.randn(3, 10)
+    torch.testing.assert_close(mix(h), plain(h))
+    assert mix.mixed == [8, 4] and mix.mix.out_features == 8 * 8 + 4 * 4
+    # only the second-to-last layer's block of A(f) non-zero: the output still moves
+    with torch.no_grad():
+        mix.mix.weight[:64].normal_()
+    assert not torch.allclose(mix(h), plain(h), atol=1e-4)
 
 
 def test_indexed_colour_decoder_paints_only_colours_made_from_f():

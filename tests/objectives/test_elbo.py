@@ -205,6 +205,10 @@ def test_edge_weight_and_film_mix_train_and_bad_values_are_user_errors(tmp_path,
             "film_mix needs decoder_film",
         ),
         (
+            dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, film_mix_layers=0)),
+            "film_mix_layers must be >= 1",
+        ),
+        (
             dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, likelihood="bernoulli")),
             "edge_weight needs",
         ),

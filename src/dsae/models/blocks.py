@@ -93,9 +93,10 @@ class ConvFrameDecoder(nn.Module):
     appearance reaches each resolution directly instead of only through the first layer.
     With ``film_hidden`` = H > 0, gamma and beta come from an MLP with one hidden layer of
     width H (nonlinear in f) instead of a linear map.
-    With ``film_mix`` (needs ``film_dim``) the last hidden feature map is also mixed across
-    channels by a matrix of f, h <- h + A(f) h with A(f) = reshape(W f + b) (C x C), so each
-    channel's colour in the output can depend on f, not only its strength (zero at start).
+    With ``film_mix`` = k > 0 (needs ``film_dim``) the last k hidden feature maps are also
+    mixed across channels by a matrix of f, h <- h + A(f) h with A(f) = reshape(W f + b)
+    (C x C), so each channel's colour in the output can depend on f, not only its strength
+    (zero at start).
 
     With ``colours`` = K > 0 the output is indexed colour: the last layer gives each pixel
     logits over K colours, and the pixel is x = sum_k softmax(logits)_k c_k(f), where the
@@ -115,13 +116,15 @@ class ConvFrameDecoder(nn.Module):
         colours: int = 0,
         colour_dim: int = 0,
         film_hidden: int = 0,
-        film_mix: bool = False,
+        film_mix: int = 0,
     ):
         super().__init__()
         if film_hidden < 0:
             raise ValueError(f"film_hidden must be >= 0, got {film_hidden}")
         if film_mix and film_dim <= 0:
             raise ValueError("film_mix needs film_dim > 0 (f modulates the decoder)")
+        if not 0 <= film_mix <= len(channels) - 1:
+            raise ValueError(f"film_mix must be in [0, {len(channels) - 1}], got {film_mix}")
         if colours < 0 or (colours > 0 and not 0 < colour_dim <= in_dim):
             raise ValueError("colours needs colours > 0 and 0 < colour_dim <= in_dim")
         rev = list(reversed(channels))
@@ -154,8 +157,9 @@ class ConvFrameDecoder(nn.Module):
                 else out
             )
         self.mix: nn.Linear | None = None
-        if film_mix:  # A(f): (N, C, C) for the last hidden width C; starts at zero
-            self.mix = nn.Linear(film_dim, self.widths[-1] ** 2)
+        self.mixed = self.widths[len(self.widths) - film_mix :] if film_mix else []
+        if film_mix:  # A(f): (N, C, C) for each mixed hidden width C; starts at zero
+            self.mix = nn.Linear(film_dim, sum(c * c for c in self.mixed))
             nn.init.zeros_(self.mix.weight)
             nn.init.zeros_(self.mix.bias)
 
@@ -166,13 +170,19 @@ class ConvFrameDecoder(nn.Module):
         else:
             mods = self.film(h[:, : self.film_dim]).split([w for w in self.widths for _ in "gb"], 1)
             layers = list(self.deconvs)
+            first_mixed = len(self.widths) - len(self.mixed)
+            mats = (
+                self.mix(h[:, : self.film_dim]).split([c * c for c in self.mixed], 1)
+                if self.mix is not None
+                else ()
+            )
             for i in range(len(self.widths)):
                 for layer in layers[3 * i : 3 * i + 3]:
                     x = layer(x)
                 gamma, beta = mods[2 * i], mods[2 * i + 1]
                 x = x * (1 + gamma[:, :, None, None]) + beta[:, :, None, None]
-            if self.mix is not None:
-                x = self.channel_mix(x, self.mix(h[:, : self.film_dim]))
+                if i >= first_mixed:
+                    x = self.channel_mix(x, mats[i - first_mixed])
             out = layers[-1](x)
         if not self.colours:
             return out

@@ -232,6 +232,8 @@ class DSAE(nn.Module):
             )
         if cfg.film_mix and not cfg.decoder_film:
             raise ValueError("film_mix needs decoder_film: true")
+        if cfg.film_mix and cfg.film_mix_layers < 1:
+            raise ValueError(f"film_mix_layers must be >= 1, got {cfg.film_mix_layers}")
         if cfg.decoder_colours < 0:
             raise ValueError(f"decoder_colours must be >= 0, got {cfg.decoder_colours}")
         if cfg.decoder_colours and cfg.likelihood == "bernoulli":
@@ -255,7 +257,7 @@ class DSAE(nn.Module):
                 cfg.norm,
                 film_dim=cfg.f_dim if cfg.decoder_film else 0,
                 film_hidden=cfg.film_hidden,
-                film_mix=cfg.film_mix,
+                film_mix=cfg.film_mix_layers if cfg.film_mix else 0,
                 colours=cfg.decoder_colours,
                 colour_dim=cfg.f_dim,
             )

@@ -435,12 +435,12 @@ def _die_with_parent() -> None:
 
 
 def _train_child(
-    cfg_dict: dict, run_dir: str, progress: bool, q: Any, loop_s: float, end_reserve_s: float
+    cfg_dict: dict, run_dir: str, progress: bool, q: Any, deadline_s: float, end_reserve_s: float
 ) -> None:
     """Child process: train, then report steps, wall times and peak memory on ``q``.
 
     The loop takes no step that would end later than ``end_reserve_s`` (the prior fits and
-    final checkpoint) before ``loop_s`` after the start is reported, the moment from which
+    final checkpoint) before ``deadline_s`` after the start is reported, the moment from which
     the parent's watchdog counts: a run slower than its calibration ends early, whole,
     instead of being interrupted."""
     _die_with_parent()
@@ -450,7 +450,7 @@ def _train_child(
         warm_imports()
         startup_s = time.perf_counter() - t_enter
         q.put(("started", None))
-        deadline = time.monotonic() + loop_s if math.isfinite(loop_s) else None
+        deadline = time.monotonic() + deadline_s if math.isfinite(deadline_s) else None
         t0 = time.perf_counter()
         interrupted, out_of_time = False, False
         try:
@@ -540,8 +540,8 @@ def run_training(
     Returns the child's report. ``loop_deadline`` False leaves only the watchdog."""
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
-    loop_s = budget_s - reserve_s if loop_deadline else math.inf
-    args = (cfg.to_dict(), str(run_dir), progress, q, loop_s, end_reserve_s)
+    deadline_s = budget_s - reserve_s if loop_deadline else math.inf
+    args = (cfg.to_dict(), str(run_dir), progress, q, deadline_s, end_reserve_s)
     proc = ctx.Process(target=_train_child, args=args)
     proc.start()
     fired = False

@@ -56,6 +56,9 @@ class ModelConfig:
     static_encoder: str = "lstm"
     palette_levels: int = 8  # static_encoder palette: bins per colour channel
     static_frames: int = 0  # training only: q(f | x) reads this many random frames (0: all)
+    # training only: the decoder draws this many random frames of each sequence and the
+    # likelihood of the rest is estimated from them (sum over t scaled by T / k; 0: all)
+    decode_frames: int = 0
     decoder_film: bool = False  # f also scales and shifts every decoder feature map (FiLM)
     film_hidden: int = 0  # decoder_film: 0 a linear map of f, > 0 an MLP with this hidden width
     # decoder_film: also mix the last hidden map's channels by a matrix of f, h <- h + A(f) h

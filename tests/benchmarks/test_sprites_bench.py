@@ -111,6 +111,9 @@ def test_flop_rate_peak_baseline_and_memory_are_measured(result):
     assert eff["flops_per_step"] > 0 and eff["batch"] == 16
     assert eff["matmul_peak"]["peak_flops_per_s"] > 0 and eff["matmul_peak"]["size"] == 128
     assert eff["matmul_peak"]["threads"] == 1 and eff["matmul_peak"]["reps"] >= 3
+    timings = eff["matmul_peak"]["timings"]  # before and after training; the faster counts
+    assert len(timings) == 2
+    assert eff["matmul_peak"]["peak_flops_per_s"] == max(t["peak_flops_per_s"] for t in timings)
     assert eff["achieved_flops_per_s"] > 0 and eff["efficiency_pct"] > 0
     assert r["targets"]["flop_efficiency_pct"]["value"] == pytest.approx(eff["efficiency_pct"])
     base = r["baseline"]
@@ -146,6 +149,16 @@ def test_plan_steps_keeps_the_config_when_it_fits(bench):
     assert by_config["planned_steps"] == 50 and by_config["limited_by"] == "config"
     with pytest.raises(DsaeError, match="not one training step"):
         bench.plan_steps(1.0, 50, 5.0, 0.0)
+
+
+def test_the_peak_is_the_fastest_of_its_timings(bench):
+    slow = {"peak_flops_per_s": 100.0, "median_flops_per_s": 90.0, "reps": 5}
+    fast = {"peak_flops_per_s": 150.0, "median_flops_per_s": 80.0, "reps": 7}
+    both = bench.combine_peaks(slow, fast)
+    assert both["peak_flops_per_s"] == 150.0 and both["reps"] == 7
+    assert both["median_flops_per_s"] == 90.0  # the faster median, from either timing
+    assert both["timings"] == [slow, fast]
+    assert bench.combine_peaks(fast, slow)["peak_flops_per_s"] == 150.0
 
 
 def test_targets_of_missing_and_present_values(bench):

@@ -317,3 +317,25 @@ def test_softplus_mean_saturates_toward_black_only():
     assert float(g[0]) > 0.9 and float(g[1]) < 0.01
     with pytest.raises(ValueError, match="gaussian or laplace"):
         DSAE(_cfg(mean_activation="softplus", likelihood="bernoulli"), (16, 16, 3))
+
+
+def test_decode_frames_draws_k_distinct_frames_in_training_only():
+    model = DSAE(_cfg(decode_frames=2), (16, 16, 3))
+    x = torch.rand(40, 5, 3, 16, 16)
+    model.train()
+    torch.manual_seed(3)
+    out = model(x)
+    assert out.frames is not None and out.frames.shape == (40, 2)
+    assert (out.frames.diff(dim=1) > 0).all()  # distinct, in time order
+    assert len({tuple(r.tolist()) for r in out.frames}) > 3  # random across sequences
+    assert out.x_param.shape == (40, 2, 3, 16, 16)
+    assert out.z.shape == (40, 5, 3)  # every frame is still encoded
+    # the drawn frames are decoded from their own z_t
+    ar = torch.arange(40).unsqueeze(1)
+    full = model.decode_param(out.f, out.z)[ar, out.frames]
+    torch.testing.assert_close(out.x_param, full)
+    model.eval()
+    out = model(x)
+    assert out.frames is None and out.x_param.shape == x.shape
+    with pytest.raises(ValueError, match="decode_frames"):
+        DSAE(_cfg(decode_frames=-1), (16, 16, 3))

@@ -1,4 +1,5 @@
 import dataclasses
+import itertools
 import math
 
 import pytest
@@ -215,3 +216,39 @@ def test_edge_weight_and_film_mix_train_and_bad_values_are_user_errors(tmp_path,
     ]:
         with pytest.raises(DsaeError, match=match):
             train(bad, tmp_path / "bad")
+
+
+@pytest.mark.parametrize("likelihood", ["gaussian", "laplace", "bernoulli"])
+def test_decoded_frame_subsets_estimate_the_full_reconstruction_term_without_bias(likelihood):
+    """Averaged over every k-subset of the T frames, the scaled likelihood of the subset is
+    exactly the likelihood of all T frames; each subset alone is T / k times its frames'."""
+    torch.manual_seed(4)
+    model = DSAE(
+        ModelConfig(
+            channels=[8, 16],
+            frame_dim=16,
+            hidden_dim=16,
+            f_dim=6,
+            z_dim=3,
+            likelihood=likelihood,
+            sigma_x=0.2,
+        ),
+        (16, 16, 3),
+    )
+    x = torch.rand(3, 4, 3, 16, 16)
+    if likelihood == "bernoulli":
+        x = (x > 0.5).float()
+    cfg = ObjectiveConfig()
+    full = model(x)
+    whole = elbo_terms(full, x, cfg, likelihood, model.log_sigma).recon
+    ar = torch.arange(3).unsqueeze(1)
+    subsets = list(itertools.combinations(range(4), 2))
+    recons = []
+    for s in subsets:
+        idx = torch.tensor(s).expand(3, 2)
+        part = dataclasses.replace(full, x_param=full.x_param[ar, idx], frames=idx)
+        recons.append(elbo_terms(part, x, cfg, likelihood, model.log_sigma).recon)
+        one = dataclasses.replace(full, x_param=full.x_param[:, list(s)])
+        sub = elbo_terms(one, x[:, list(s)], cfg, likelihood, model.log_sigma).recon
+        torch.testing.assert_close(recons[-1], 2.0 * sub)
+    torch.testing.assert_close(torch.stack(recons).mean(), whole)

@@ -60,6 +60,8 @@ class DSAEOutput:
     p_z: Gaussian  # p(z_t | z_<t) evaluated on the posterior samples z_<t: (B, T, z_dim)
     f: torch.Tensor  # sample of q(f | x): (B, f_dim)
     z: torch.Tensor  # sample of q(z | .): (B, T, z_dim)
+    # ``decode_frames``: the frames x_param draws, (B, k) indices into T; None: all of them
+    frames: torch.Tensor | None = None
 
 
 @dataclass
@@ -279,6 +281,8 @@ class DSAE(nn.Module):
             )
         if cfg.static_frames < 0:
             raise ValueError(f"static_frames must be >= 0, got {cfg.static_frames}")
+        if cfg.decode_frames < 0:
+            raise ValueError(f"decode_frames must be >= 0, got {cfg.decode_frames}")
         if cfg.static_encoder not in STATIC_ENCODERS:
             raise ValueError(
                 f"unknown static_encoder {cfg.static_encoder!r} ({', '.join(STATIC_ENCODERS)})"
@@ -418,7 +422,21 @@ class DSAE(nn.Module):
         q_z = self.dynamic_encoder(self.dynamic_features(x, h), f)
         z = q_z.rsample()
         p_z = self.prior(z)
-        return DSAEOutput(x_param=self.decode_param(f, z), q_f=q_f, q_z=q_z, p_z=p_z, f=f, z=z)
+        frames = self.decoded_frames(z.shape[0], z.shape[1], z.device)
+        z_dec = z if frames is None else z[torch.arange(z.shape[0]).unsqueeze(1), frames]
+        return DSAEOutput(
+            x_param=self.decode_param(f, z_dec), q_f=q_f, q_z=q_z, p_z=p_z, f=f, z=z, frames=frames
+        )
+
+    def decoded_frames(self, b: int, t: int, device: torch.device) -> torch.Tensor | None:
+        """The frames a training pass decodes: (B, k) distinct random indices per sequence
+        in time order (``decode_frames`` = k), or None (all frames; always in eval mode).
+        The likelihood of the T frames is then estimated as T / k times that of these k,
+        unbiased over the draw, for about k / T of the decoder's cost."""
+        k = self.cfg.decode_frames
+        if not self.training or k <= 0 or k >= t:
+            return None
+        return torch.rand(b, t, device=device).argsort(1)[:, :k].sort(1).values
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> Encoding:

@@ -138,7 +138,17 @@ def elbo_terms(
     log_sigma: torch.Tensor,
     step: int = 0,
 ) -> ElboTerms:
-    """The weighted negative ELBO of a batch, averaged over sequences."""
+    """The weighted negative ELBO of a batch, averaged over sequences.
+
+    When the pass decoded only some frames (``out.frames``, the model's ``decode_frames``),
+    the reconstruction term is their likelihood scaled by T / k: an unbiased estimate of the
+    sum over all T frames.
+    """
+    scale = 1.0
+    if out.frames is not None:
+        t, k = x.shape[1], out.frames.shape[1]
+        x = x[torch.arange(x.shape[0], device=x.device).unsqueeze(1), out.frames]
+        scale = t / k
     weight = pixel_weight(x, cfg.edge_weight)
     if weight is not None and likelihood == "bernoulli":
         raise ValueError("objective.edge_weight needs a gaussian or laplace likelihood")
@@ -148,6 +158,8 @@ def elbo_terms(
         recon = laplace_nll(x, out.x_param, log_sigma, weight)
     else:
         recon = bernoulli_nll(x, out.x_param)
+    if scale != 1.0:
+        recon = recon * scale
     kl_f = gaussian_kl(out.q_f)
     kl_z = gaussian_kl(out.q_z, out.p_z).sum(-1)
     w = kl_weight(step, cfg.kl_warmup_steps)

@@ -75,6 +75,10 @@ class ModelConfig:
     # longer sequences than the training ones fall back to the LSTM)
     z_prior: str = "lstm"
     z_prior_components: int = 64
+    # z_prior mixture: diag (independent units within a component) or full (each component
+    # a full covariance over the T * z_dim units, so a sampled z_1:T keeps how frames move
+    # together)
+    z_prior_covariance: str = "diag"
     likelihood: str = "gaussian"  # gaussian, laplace or bernoulli
     # gaussian/laplace image means: sigmoid of the decoder output; linear (the output itself)
     # or softplus (log(1 + e^o): saturates toward black only), both clamped to [0, 1] only
@@ -122,6 +126,9 @@ class TrainConfig:
     ema_decay: float = 0.0
     threads: int = 0  # 0: one per core
     channels_last: bool = True
+    # none, or bf16: the training pass runs under CPU autocast to bfloat16 (weights, optimizer
+    # and the loss's sums stay float32); pays only on CPUs with bfloat16 matrix units (AMX)
+    autocast: str = "none"
     heap_keep_mb: int = 256  # glibc: keep freed activations mapped (0: allocator defaults)
     log_every: int = 25
     ckpt_every: int = 500

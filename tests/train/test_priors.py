@@ -1,6 +1,7 @@
 import dataclasses
 
 import numpy as np
+import pytest
 import torch
 
 from dsae.config import ModelConfig
@@ -107,3 +108,35 @@ def test_training_fits_a_z_mixture_that_reloads_and_samples_the_posterior(tiny_c
     fit_priors(run.model, split, cfg.train.seed)
     assert torch.equal(before[0], run.model.z_mix_mean)
     assert torch.equal(before[1], run.model.f_mix_mean)
+
+
+def test_a_full_covariance_z_mixture_keeps_how_the_units_move_together(tiny_config, tmp_path):
+    cfg = dataclasses.replace(
+        tiny_config,
+        model=dataclasses.replace(
+            tiny_config.model, z_prior="mixture", z_prior_components=1, z_prior_covariance="full"
+        ),
+    )
+    train(cfg, tmp_path / "run", progress=False)
+    run = load_run(tmp_path / "run")  # the Cholesky buffer takes the fitted size on loading
+    split = load_split(cfg.data.root, "train")
+    t, zd = split.x.shape[1], cfg.model.z_dim
+    assert run.model.z_mix_scale_tril.shape == (1, t * zd, t * zd)
+    z_post = run.model.encode(frames_to_tensor(split.x)).z_mean.flatten(1).double()
+    cov = torch.cov(z_post.T) + 1e-4 * torch.eye(t * zd, dtype=torch.float64)
+    z = run.model.sample_z(40000, t, torch.Generator().manual_seed(0)).flatten(1).double()
+    # one full component: samples have the posterior means' covariance, off-diagonal too
+    scale = float(cov.diagonal().max())
+    torch.testing.assert_close(torch.cov(z.T), cov, atol=0.05 * scale, rtol=0.05)
+    off = ~torch.eye(t * zd, dtype=torch.bool)
+    assert float(cov[off].abs().max()) > 0.2 * scale  # there is correlation to keep
+    # the diagonal mixture keeps only the variances
+    diag = dataclasses.replace(cfg.model, z_prior_covariance="diag")
+    assert not hasattr(DSAE(diag, (32, 32, 3)), "z_mix_scale_tril")
+    with pytest.raises(ValueError, match="z_prior_covariance"):
+        DSAE(dataclasses.replace(cfg.model, z_prior_covariance="tied"), (32, 32, 3))
+    # fewer steps: the marginal of the first ones (the leading block)
+    head = run.model.sample_z(40000, 2, torch.Generator().manual_seed(1)).flatten(1).double()
+    torch.testing.assert_close(
+        torch.cov(head.T), cov[: 2 * zd, : 2 * zd], atol=0.05 * scale, rtol=0.05
+    )

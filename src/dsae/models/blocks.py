@@ -34,7 +34,8 @@ class GaussianHead(nn.Module):
         self.proj = nn.Linear(in_dim, 2 * out_dim)
 
     def forward(self, h: torch.Tensor) -> Gaussian:
-        mean, logvar = self.proj(h).chunk(2, dim=-1)
+        # float32 out, also under bfloat16 autocast: the KL terms are sums of these
+        mean, logvar = self.proj(h).float().chunk(2, dim=-1)
         return Gaussian(mean, logvar.clamp(-12.0, 8.0))
 
 

@@ -325,6 +325,12 @@ class DSAE(nn.Module):
             self.register_buffer("z_mix_logits", torch.zeros(k))
             self.register_buffer("z_mix_mean", torch.zeros(k, 0))
             self.register_buffer("z_mix_logvar", torch.zeros(k, 0))
+            if cfg.z_prior_covariance not in ("diag", "full"):
+                raise ValueError(
+                    f"unknown z_prior_covariance {cfg.z_prior_covariance!r} (diag, full)"
+                )
+            if cfg.z_prior_covariance == "full":  # Cholesky factors of the covariances
+                self.register_buffer("z_mix_scale_tril", torch.zeros(k, 0, 0))
         self.log_sigma = nn.Parameter(
             torch.tensor(float(torch.log(torch.tensor(cfg.sigma_x)))),
             requires_grad=cfg.learn_sigma,
@@ -332,9 +338,9 @@ class DSAE(nn.Module):
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[no-untyped-def]
         # the fitted p(z_1:T) has the training sequences' length: take the stored shape
-        for name in ("z_mix_mean", "z_mix_logvar"):
+        for name in ("z_mix_mean", "z_mix_logvar", "z_mix_scale_tril"):
             stored = state_dict.get(prefix + name)
-            if name in self._buffers and stored is not None and stored.dim() == 2:
+            if name in self._buffers and stored is not None and stored.dim() in (2, 3):
                 self._buffers[name] = torch.zeros(stored.shape, dtype=self._buffers[name].dtype)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
@@ -450,7 +456,7 @@ class DSAE(nn.Module):
         """(f, z_1:T) -> parameters of p(x_t | z_t, f): (B, T, *frame)."""
         b, t = z.shape[:2]
         fz = torch.cat([f.unsqueeze(1).expand(-1, t, -1), z], dim=-1).reshape(b * t, -1)
-        out = self.decoder(fz)
+        out = self.decoder(fz).float()  # float32 also under bfloat16 autocast (the likelihood)
         if self._mean_link:
             out = MEAN_ACTIVATIONS[self.cfg.mean_activation](out)
         return out.reshape(b, t, *out.shape[1:])
@@ -488,14 +494,19 @@ class DSAE(nn.Module):
     ) -> torch.Tensor:
         """z_1:T ~ p(z_1:T): (B, T, z_dim), from the LSTM prior, or (``z_prior: mixture``,
         once fitted, for at most the fitted T steps) the mixture fitted to the posterior
-        z_1:T after training (:func:`dsae.train.priors.fit_z_prior`); a diagonal mixture's
-        first steps are its marginal over them."""
+        z_1:T after training (:func:`dsae.train.priors.fit_z_prior`); for fewer steps, the
+        mixture's marginal over the first ones (a full covariance's leading block, whose
+        Cholesky factor is the leading block of the full one's)."""
         d = steps * self.cfg.z_dim
         if self.cfg.z_prior == "lstm" or not 0 < d <= self.z_mix_mean.shape[1]:
             return self.prior.sample(batch, steps, generator)
         k = torch.multinomial(self.z_mix_logits.softmax(0), batch, True, generator=generator)
         eps = torch.randn(batch, d, generator=generator)
-        z = self.z_mix_mean[k, :d] + eps * torch.exp(0.5 * self.z_mix_logvar[k, :d])
+        if self.cfg.z_prior_covariance == "full":
+            tril = self.z_mix_scale_tril[k, :d, :d]  # (B, d, d)
+            z = self.z_mix_mean[k, :d] + (tril @ eps.unsqueeze(-1)).squeeze(-1)
+        else:
+            z = self.z_mix_mean[k, :d] + eps * torch.exp(0.5 * self.z_mix_logvar[k, :d])
         return z.view(batch, steps, self.cfg.z_dim)
 
     @torch.no_grad()

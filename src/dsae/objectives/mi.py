@@ -34,7 +34,7 @@ class MICritic(nn.Module):
     def forward(self, f: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """f (B, f_dim), z (B, T, z_dim) -> logits (B, T)."""
         fr = f.unsqueeze(1).expand(-1, z.shape[1], -1)
-        return self.net(torch.cat([fr, z], dim=-1)).squeeze(-1)
+        return self.net(torch.cat([fr, z], dim=-1)).squeeze(-1).float()
 
 
 @dataclass

@@ -9,6 +9,7 @@ of an uninterrupted one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -32,6 +33,7 @@ from dsae.train.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpo
 from dsae.utils import keep_heap_memory, seed_everything, set_threads
 
 METRICS_FILE = "metrics.jsonl"
+AUTOCAST = {"none": None, "bf16": torch.bfloat16}  # train.autocast: the forward pass's dtype
 CONFIG_FILE = "config.yaml"
 
 
@@ -114,6 +116,8 @@ def _check_config(cfg: Config) -> None:
             raise DsaeError(f"{key} must be positive, got {v}")
     if t.lr <= 0:
         raise DsaeError(f"train.lr must be positive, got {t.lr}")
+    if t.autocast not in AUTOCAST:
+        raise DsaeError(f"train.autocast must be one of {', '.join(AUTOCAST)}, got {t.autocast!r}")
     if not 0 <= t.ema_decay < 1:
         raise DsaeError(f"train.ema_decay must be in [0, 1), got {t.ema_decay}")
     if cfg.objective.mi_weight < 0:
@@ -137,6 +141,14 @@ def _check_config(cfg: Config) -> None:
                 f"objective.mi_weight_max ({o.mi_weight_max}) must be >= "
                 f"objective.mi_weight ({o.mi_weight})"
             )
+
+
+def autocast_context(kind: str) -> contextlib.AbstractContextManager:
+    """CPU autocast to ``AUTOCAST[kind]`` (matmuls and convolutions in bfloat16), or nothing."""
+    dtype = AUTOCAST[kind]
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast("cpu", dtype=dtype)
 
 
 def make_model(cfg: Config, meta: DatasetMeta) -> DSAE:
@@ -339,10 +351,11 @@ def train(
                         out_of_time = True
                         break
                 x = frames_to_tensor(split.x[sampler.indices(step)])
-                out = model(x)
-                terms = elbo_terms(
-                    out, x, cfg.objective, cfg.model.likelihood, model.log_sigma, step
-                )
+                with autocast_context(cfg.train.autocast):
+                    out = model(x)
+                    terms = elbo_terms(
+                        out, x, cfg.objective, cfg.model.likelihood, model.log_sigma, step
+                    )
                 if not torch.isfinite(terms.loss):
                     raise DsaeError(
                         f"training diverged at step {step} (loss is {float(terms.loss)}): "
@@ -351,7 +364,8 @@ def train(
                 loss = terms.loss
                 mi_log: dict[str, float] = {}
                 if critic is not None:
-                    mi = mi_terms(critic, out.f, out.z)
+                    with autocast_context(cfg.train.autocast):
+                        mi = mi_terms(critic, out.f, out.z)
                     loss = loss + mi_weight * mi.penalty + mi.critic_loss
                     mi_log = {
                         "mi": float(mi.estimate),

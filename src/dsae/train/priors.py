@@ -18,10 +18,13 @@ from dsae.data.base import SequenceSplit
 from dsae.models import DSAE
 
 
-def fit_mixture(samples: np.ndarray, components: int, seed: int) -> GaussianMixture:
-    """A seeded diagonal Gaussian mixture of at most ``components`` components (N, D)."""
+def fit_mixture(
+    samples: np.ndarray, components: int, seed: int, covariance: str = "diag"
+) -> GaussianMixture:
+    """A seeded Gaussian mixture of at most ``components`` components (N, D), each with a
+    diagonal (``covariance="diag"``) or full covariance."""
     k = min(components, len(samples))
-    return GaussianMixture(k, covariance_type="diag", reg_covar=1e-4, random_state=seed).fit(
+    return GaussianMixture(k, covariance_type=covariance, reg_covar=1e-4, random_state=seed).fit(
         samples
     )
 
@@ -30,7 +33,9 @@ def _store(gmm: GaussianMixture, n: int, logits, mean, logvar) -> None:  # type:
     """Copy a fitted mixture into buffers of ``n`` >= its components (the rest weigh ~0)."""
     k, d = gmm.means_.shape
     weights, means, variances = np.full(n, 1e-12), np.zeros((n, d)), np.ones((n, d))
-    weights[:k], means[:k], variances[:k] = gmm.weights_, gmm.means_, gmm.covariances_
+    weights[:k], means[:k] = gmm.weights_, gmm.means_
+    cov = gmm.covariances_  # (k, d) diagonal or (k, d, d) full: the diagonal as variances
+    variances[:k] = np.diagonal(cov, axis1=1, axis2=2) if cov.ndim == 3 else cov
     with torch.no_grad():
         logits.copy_(torch.from_numpy(np.log(weights)))
         mean.copy_(torch.from_numpy(means))
@@ -84,11 +89,16 @@ def fit_z_prior(
     t0 = time.perf_counter()
     e = encoding if encoding is not None else _encode(model, split, batch_size)
     z = e.z_mean.flatten(1).double().numpy()
-    gmm = fit_mixture(z, model.cfg.z_prior_components, seed)
+    full = model.cfg.z_prior_covariance == "full"
+    gmm = fit_mixture(z, model.cfg.z_prior_components, seed, "full" if full else "diag")
     n, d = model.cfg.z_prior_components, z.shape[1]
     model.z_mix_mean = torch.zeros(n, d)
     model.z_mix_logvar = torch.zeros(n, d)
     _store(gmm, n, model.z_mix_logits, model.z_mix_mean, model.z_mix_logvar)
+    if full:  # Cholesky factors; unused components (weight ~0) get the identity
+        tril = np.tile(np.eye(d), (n, 1, 1))
+        tril[: gmm.n_components] = np.linalg.cholesky(gmm.covariances_)
+        model.z_mix_scale_tril = torch.from_numpy(tril).float()
     return {**_report(gmm, z, t0), "steps": int(e.z_mean.shape[1])}
 
 

@@ -132,6 +132,11 @@ class PaletteStaticEncoder(nn.Module):
         return self.head(self.net(self.palette(x)))
 
 
+def take_frames(seq: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+    """seq[b, frames[b]] per sequence: (B, T, ...), (B, k) indices -> (B, k, ...)."""
+    return seq[torch.arange(seq.shape[0], device=seq.device).unsqueeze(1), frames]
+
+
 SILHOUETTE_THRESHOLD = 0.02  # dynamic_input silhouette: figure pixels over a black background
 
 STATIC_ENCODERS = {
@@ -429,7 +434,7 @@ class DSAE(nn.Module):
         z = q_z.rsample()
         p_z = self.prior(z)
         frames = self.decoded_frames(z.shape[0], z.shape[1], z.device)
-        z_dec = z if frames is None else z[torch.arange(z.shape[0]).unsqueeze(1), frames]
+        z_dec = z if frames is None else take_frames(z, frames)
         return DSAEOutput(
             x_param=self.decode_param(f, z_dec), q_f=q_f, q_z=q_z, p_z=p_z, f=f, z=z, frames=frames
         )

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from dsae.config import ObjectiveConfig
 from dsae.models.blocks import Gaussian
-from dsae.models.dsae import DSAEOutput
+from dsae.models.dsae import DSAEOutput, take_frames
 
 
 def gaussian_kl(q: Gaussian, p: Gaussian | None = None) -> torch.Tensor:
@@ -147,7 +147,7 @@ def elbo_terms(
     scale = 1.0
     if out.frames is not None:
         t, k = x.shape[1], out.frames.shape[1]
-        x = x[torch.arange(x.shape[0], device=x.device).unsqueeze(1), out.frames]
+        x = take_frames(x, out.frames)
         scale = t / k
     weight = pixel_weight(x, cfg.edge_weight)
     if weight is not None and likelihood == "bernoulli":

@@ -103,6 +103,7 @@ class ObjectiveConfig:
     mi_target: float = 0.0  # 0: fixed weight
     mi_rate: float = 0.01  # change of log(weight) per step per nat above (or below) target
     mi_weight_max: float = 256.0  # ceiling of the adaptive weight
+    mi_through: str = "both"  # the penalty trains both encoders, or (f) q(f | x) alone
     # optional: pixels on a colour edge (and thin outlines) weigh 1 + edge_weight in the
     # image likelihood (dsae.objectives.elbo.edge_mask); 0 disables
     edge_weight: float = 0.0

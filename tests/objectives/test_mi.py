@@ -57,6 +57,22 @@ def test_penalty_moves_codes_and_critic_loss_moves_critic_only():
     assert terms.estimate.requires_grad is False
 
 
+def test_penalty_through_f_alone_leaves_z_untouched_and_keeps_its_value():
+    torch.manual_seed(0)
+    critic = MICritic(3, 2, 8)
+    f = torch.randn(5, 3, requires_grad=True)
+    z = torch.randn(5, 4, 2, requires_grad=True)
+    both = mi_terms(critic, f, z)
+    only_f = mi_terms(critic, f, z, through="f")
+    assert torch.equal(both.penalty, only_f.penalty)
+    (g_both,) = torch.autograd.grad(both.penalty, f)
+    only_f.penalty.backward()
+    assert z.grad is None
+    assert torch.allclose(f.grad, g_both)  # f's side of the gradient is the same
+    with pytest.raises(ValueError, match="through"):
+        mi_terms(critic, f, z, through="z")
+
+
 def test_training_with_the_critic_logs_it_and_resumes_exactly(tmp_path, tiny_config):
     from dsae.train import train
     from dsae.train.checkpoint import load_checkpoint
@@ -136,6 +152,7 @@ def test_training_with_an_adaptive_weight_moves_it_and_resumes_exactly(tmp_path,
         ({"mi_target": 0.1}, "needs objective.mi_weight > 0"),
         ({"mi_target": 0.1, "mi_weight": 1.0, "mi_rate": 0.0}, "mi_rate must be positive"),
         ({"mi_target": 0.1, "mi_weight": 8.0, "mi_weight_max": 4.0}, "mi_weight_max"),
+        ({"mi_weight": 1.0, "mi_through": "z"}, "mi_through"),
     ],
 )
 def test_adaptive_weight_settings_are_checked(tmp_path, tiny_config, change, message):

@@ -44,10 +44,19 @@ class MITerms:
     estimate: torch.Tensor  # I(f; z_t) estimate in nats per frame (detached)
 
 
-def mi_terms(critic: MICritic, f: torch.Tensor, z: torch.Tensor) -> MITerms:
+MI_THROUGH = ("both", "f")  # which encoders the penalty's gradient reaches
+
+
+def mi_terms(critic: MICritic, f: torch.Tensor, z: torch.Tensor, through: str = "both") -> MITerms:
     """Both sides of the game in one graph: the critic learns on detached codes, and the
     encoders' penalty runs through a detached copy of the critic's weights, so one backward
-    pass trains each side on its own loss only."""
+    pass trains each side on its own loss only.
+
+    ``through="f"`` stops the penalty at z: only q(f | x) is pushed to drop what z_t knows,
+    and z cannot satisfy the critic by giving up (or scrambling) the motion it carries.
+    """
+    if through not in MI_THROUGH:
+        raise ValueError(f"through must be one of {MI_THROUGH}, got {through!r}")
     b = f.shape[0]
     perm = torch.roll(torch.arange(b), 1)  # every f meets another sequence's z (b >= 2)
     fd, zd = f.detach(), z.detach()
@@ -56,7 +65,7 @@ def mi_terms(critic: MICritic, f: torch.Tensor, z: torch.Tensor) -> MITerms:
         matched, torch.ones_like(matched)
     ) + F.binary_cross_entropy_with_logits(mismatched, torch.zeros_like(mismatched))
     frozen = {k: v.detach() for k, v in critic.named_parameters()}
-    logits = functional_call(critic, frozen, (f, z))
+    logits = functional_call(critic, frozen, (f, zd if through == "f" else z))
     penalty = logits.sum(1).mean()  # sum over frames, like the ELBO's KL of z
     return MITerms(penalty=penalty, critic_loss=critic_loss, estimate=matched.mean().detach())
 

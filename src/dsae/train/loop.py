@@ -28,7 +28,7 @@ from dsae.data.base import DatasetMeta
 from dsae.errors import DsaeError
 from dsae.models import DSAE, build_model
 from dsae.objectives.elbo import elbo_terms
-from dsae.objectives.mi import MICritic, adapt_weight, mi_terms
+from dsae.objectives.mi import MI_THROUGH, MICritic, adapt_weight, mi_terms
 from dsae.train.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 from dsae.utils import keep_heap_memory, seed_everything, set_threads
 
@@ -129,6 +129,8 @@ def _check_config(cfg: Config) -> None:
         raise DsaeError(f"objective.edge_weight must be >= 0, got {o.edge_weight}")
     if o.edge_weight > 0 and cfg.model.likelihood == "bernoulli":
         raise DsaeError("objective.edge_weight needs model.likelihood gaussian or laplace")
+    if o.mi_through not in MI_THROUGH:
+        raise DsaeError(f"objective.mi_through must be one of {MI_THROUGH}, got {o.mi_through!r}")
     if o.mi_target < 0:
         raise DsaeError(f"objective.mi_target must be >= 0, got {o.mi_target}")
     if o.mi_target > 0:
@@ -365,7 +367,7 @@ def train(
                 mi_log: dict[str, float] = {}
                 if critic is not None:
                     with autocast_context(cfg.train.autocast):
-                        mi = mi_terms(critic, out.f, out.z)
+                        mi = mi_terms(critic, out.f, out.z, cfg.objective.mi_through)
                     loss = loss + mi_weight * mi.penalty + mi.critic_loss
                     mi_log = {
                         "mi": float(mi.estimate),

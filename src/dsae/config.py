@@ -68,11 +68,13 @@ class ModelConfig:
     decoder_colours: int = 0
     # q(z_t | .) reads: frames, luminance (colour-free) or silhouette (the figure's mask)
     dynamic_input: str = "frames"
-    # p(f) for generation: normal (N(0, I), the ELBO's), or mixture (fitted after training)
+    # p(f) for generation: normal (N(0, I), the ELBO's), mixture (fitted after training) or
+    # aggregate ((1/N) sum_i q(f | x_i) over the training sequences, stored after training)
     f_prior: str = "normal"
-    f_prior_components: int = 64
-    # p(z_1:T) for generation: lstm (the ELBO's), or mixture (fitted to z_1:T after training;
-    # longer sequences than the training ones fall back to the LSTM)
+    f_prior_components: int = 64  # mixture only
+    # p(z_1:T) for generation: lstm (the ELBO's), mixture (fitted to z_1:T after training) or
+    # aggregate ((1/N) sum_i q(z_1:T | x_i)); longer sequences than the training ones fall
+    # back to the LSTM
     z_prior: str = "lstm"
     z_prior_components: int = 64
     # z_prior mixture: diag (independent units within a component) or full (each component

@@ -140,3 +140,39 @@ def test_a_full_covariance_z_mixture_keeps_how_the_units_move_together(tiny_conf
     torch.testing.assert_close(
         torch.cov(head.T), cov[: 2 * zd, : 2 * zd], atol=0.05 * scale, rtol=0.05
     )
+
+
+def test_aggregate_priors_are_the_training_posteriors_and_reload(tiny_config, tmp_path):
+    cfg = dataclasses.replace(
+        tiny_config,
+        model=dataclasses.replace(tiny_config.model, f_prior="aggregate", z_prior="aggregate"),
+    )
+    fresh = DSAE(cfg.model, (32, 32, 3))  # before the fit: N(0, I) and the LSTM prior
+    f0 = fresh.sample_f(4000, torch.Generator().manual_seed(1))
+    assert abs(float(f0.mean())) < 0.05 and abs(float(f0.std()) - 1.0) < 0.05
+    z0 = fresh.sample_z(3, 4, torch.Generator().manual_seed(2))
+    assert torch.equal(z0, fresh.prior.sample(3, 4, torch.Generator().manual_seed(2)))
+    train(cfg, tmp_path / "run", progress=False)
+    split = load_split(cfg.data.root, "train")
+    n, t, zd = split.x.shape[0], split.x.shape[1], cfg.model.z_dim
+    fit = load_checkpoint(tmp_path / "run")["prior_fit"]
+    assert fit["f"]["components"] == n == fit["z"]["components"] and fit["z"]["steps"] == t
+    run = load_run(tmp_path / "run")  # the buffers take one row per training sequence
+    assert run.model.f_mix_mean.shape == (n, cfg.model.f_dim)
+    assert run.model.z_mix_mean.shape == (n, t * zd)
+    enc = run.model.encode(frames_to_tensor(split.x))
+    # the stored components are the posteriors themselves
+    torch.testing.assert_close(run.model.f_mix_mean, enc.f_mean)
+    torch.testing.assert_close(run.model.z_mix_logvar, enc.z_logvar.flatten(1))
+    # samples have the mixture's moments: E[f] = mean_i mu_i, Var f = mean_i (s_i^2 + mu_i^2) - E^2
+    f = run.model.sample_f(40000, torch.Generator().manual_seed(0))
+    q_mean = enc.f_mean.mean(0)
+    q_var = (enc.f_logvar.exp() + enc.f_mean.pow(2)).mean(0) - q_mean.pow(2)
+    assert torch.allclose(f.mean(0), q_mean, atol=0.03 * float(q_var.sqrt().max()) + 1e-3)
+    assert torch.allclose(f.var(0), q_var, rtol=0.1, atol=1e-3)
+    z = run.model.sample_z(40000, t, torch.Generator().manual_seed(0)).flatten(1)
+    zm, zl = enc.z_mean.flatten(1), enc.z_logvar.flatten(1)
+    z_var = (zl.exp() + zm.pow(2)).mean(0) - zm.mean(0).pow(2)
+    assert torch.allclose(z.var(0), z_var, rtol=0.1, atol=1e-3)
+    with pytest.raises(ValueError, match="z_prior_covariance"):
+        DSAE(dataclasses.replace(cfg.model, z_prior_covariance="full"), (32, 32, 3))

@@ -17,7 +17,8 @@ per-frame features instead of reading a bi-LSTM, so it cannot depend on frame or
 ``decoder_film`` (f also modulates every decoder layer, FiLM),
 ``dynamic_input: silhouette`` (q(z_t | .) reads only the figure's mask),
 ``f_prior: mixture`` (generation samples f from a Gaussian mixture fitted to the aggregate
-posterior after training, ex-post density estimation; the ELBO still uses N(0, I)),
+posterior after training, ex-post density estimation; the ELBO still uses N(0, I)) or
+``aggregate`` (from the aggregate posterior itself, one component per training sequence),
 ``static_frames`` (q(f | x) reads a random subset of frames in training, so f cannot depend
 on the whole motion) and ``dynamic_input: luminance`` (q(z_t | .) reads a colour-free frame
 through its own encoder, so z cannot carry colour). The last two are augmentations in the
@@ -136,6 +137,9 @@ def take_frames(seq: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
     """seq[b, frames[b]] per sequence: (B, T, ...), (B, k) indices -> (B, k, ...)."""
     return seq[torch.arange(seq.shape[0], device=seq.device).unsqueeze(1), frames]
 
+
+FITTED_PRIORS = ("mixture", "aggregate")  # p(f), p(z_1:T) set after training (train.priors)
+_F_MIX = ("f_mix_logits", "f_mix_mean", "f_mix_logvar")
 
 SILHOUETTE_THRESHOLD = 0.02  # dynamic_input silhouette: figure pixels over a black background
 
@@ -311,22 +315,24 @@ class DSAE(nn.Module):
             cfg.frame_dim, cfg.hidden_dim, cfg.z_dim, cfg.f_dim
         )
         self.prior = PriorLSTM(cfg.z_dim, cfg.hidden_dim)
-        if cfg.f_prior not in ("normal", "mixture"):
-            raise ValueError(f"unknown f_prior {cfg.f_prior!r} (normal, mixture)")
-        if cfg.f_prior == "mixture":
-            if cfg.f_prior_components < 1:
+        if cfg.f_prior not in ("normal", *FITTED_PRIORS):
+            raise ValueError(f"unknown f_prior {cfg.f_prior!r} (normal, mixture, aggregate)")
+        if cfg.f_prior in FITTED_PRIORS:
+            if cfg.f_prior == "mixture" and cfg.f_prior_components < 1:
                 raise ValueError("f_prior_components must be >= 1")
-            k = cfg.f_prior_components  # N(0, I) components until fit_f_prior replaces them
+            # mixture: N(0, I) components until fit_f_prior replaces them; aggregate: none
+            # (N(0, I) is sampled) until the fit stores one per training sequence
+            k = cfg.f_prior_components if cfg.f_prior == "mixture" else 0
             self.register_buffer("f_mix_logits", torch.zeros(k))
             self.register_buffer("f_mix_mean", torch.zeros(k, cfg.f_dim))
             self.register_buffer("f_mix_logvar", torch.zeros(k, cfg.f_dim))
-        if cfg.z_prior not in ("lstm", "mixture"):
-            raise ValueError(f"unknown z_prior {cfg.z_prior!r} (lstm, mixture)")
-        if cfg.z_prior == "mixture":
-            if cfg.z_prior_components < 1:
+        if cfg.z_prior not in ("lstm", *FITTED_PRIORS):
+            raise ValueError(f"unknown z_prior {cfg.z_prior!r} (lstm, mixture, aggregate)")
+        if cfg.z_prior in FITTED_PRIORS:
+            if cfg.z_prior == "mixture" and cfg.z_prior_components < 1:
                 raise ValueError("z_prior_components must be >= 1")
             # over the flattened z_1:T; empty (the LSTM samples) until fit_z_prior sets T
-            k = cfg.z_prior_components
+            k = cfg.z_prior_components if cfg.z_prior == "mixture" else 0
             self.register_buffer("z_mix_logits", torch.zeros(k))
             self.register_buffer("z_mix_mean", torch.zeros(k, 0))
             self.register_buffer("z_mix_logvar", torch.zeros(k, 0))
@@ -334,6 +340,8 @@ class DSAE(nn.Module):
                 raise ValueError(
                     f"unknown z_prior_covariance {cfg.z_prior_covariance!r} (diag, full)"
                 )
+            if cfg.z_prior_covariance == "full" and cfg.z_prior == "aggregate":
+                raise ValueError("z_prior_covariance full needs z_prior mixture")
             if cfg.z_prior_covariance == "full":  # Cholesky factors of the covariances
                 self.register_buffer("z_mix_scale_tril", torch.zeros(k, 0, 0))
         self.log_sigma = nn.Parameter(
@@ -342,10 +350,11 @@ class DSAE(nn.Module):
         )
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[no-untyped-def]
-        # the fitted p(z_1:T) has the training sequences' length: take the stored shape
-        for name in ("z_mix_mean", "z_mix_logvar", "z_mix_scale_tril"):
+        # a fitted p(z_1:T) has the training sequences' length, an aggregate p(f) or p(z_1:T)
+        # one component per training sequence: take the stored shapes
+        for name in (*_F_MIX, "z_mix_logits", "z_mix_mean", "z_mix_logvar", "z_mix_scale_tril"):
             stored = state_dict.get(prefix + name)
-            if name in self._buffers and stored is not None and stored.dim() in (2, 3):
+            if name in self._buffers and stored is not None and stored.dim() in (1, 2, 3):
                 self._buffers[name] = torch.zeros(stored.shape, dtype=self._buffers[name].dtype)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
@@ -486,9 +495,11 @@ class DSAE(nn.Module):
     @torch.no_grad()
     def sample_f(self, batch: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """f ~ p(f): N(0, I), or (``f_prior: mixture``) the Gaussian mixture fitted to the
-        aggregate posterior after training (:func:`dsae.train.priors.fit_f_prior`): (B, f_dim)."""
+        aggregate posterior after training (:func:`dsae.train.priors.fit_f_prior`), or
+        (``aggregate``) the aggregate posterior itself, (1/N) sum_i q(f | x_i) over the
+        training sequences: (B, f_dim)."""
         eps = torch.randn(batch, self.cfg.f_dim, generator=generator)
-        if self.cfg.f_prior == "normal":
+        if self.cfg.f_prior == "normal" or self.f_mix_logits.numel() == 0:
             return eps
         k = torch.multinomial(self.f_mix_logits.softmax(0), batch, True, generator=generator)
         return self.f_mix_mean[k] + eps * torch.exp(0.5 * self.f_mix_logvar[k])
@@ -499,7 +510,8 @@ class DSAE(nn.Module):
     ) -> torch.Tensor:
         """z_1:T ~ p(z_1:T): (B, T, z_dim), from the LSTM prior, or (``z_prior: mixture``,
         once fitted, for at most the fitted T steps) the mixture fitted to the posterior
-        z_1:T after training (:func:`dsae.train.priors.fit_z_prior`); for fewer steps, the
+        z_1:T after training (:func:`dsae.train.priors.fit_z_prior`), or (``aggregate``)
+        (1/N) sum_i q(z_1:T | x_i) over the training sequences; for fewer steps, the
         mixture's marginal over the first ones (a full covariance's leading block, whose
         Cholesky factor is the leading block of the full one's)."""
         d = steps * self.cfg.z_dim

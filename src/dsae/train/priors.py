@@ -3,7 +3,10 @@ variational to deterministic autoencoders", section 4): after training, fit Gaus
 mixtures to the aggregate posterior over the training split, p(f) to one sample of
 q(f | x_i) per sequence and p(z_1:T) to the posterior means of z_1:T (flattened), and sample
 generated codes from them instead of from N(0, I) or the LSTM prior. Only generation
-changes; the model's encoders, decoder and ELBO stay as trained.
+changes; the model's encoders, decoder and ELBO stay as trained. ``aggregate`` skips the
+density estimate and keeps the aggregate posterior itself, (1/N) sum_i q(. | x_i): one
+Gaussian component per training sequence, the posterior's own mean and variance (the prior
+that maximises the ELBO for a trained encoder, Hoffman & Johnson 2016; no EM fit).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from sklearn.mixture import GaussianMixture
 
 from dsae.data.base import SequenceSplit
 from dsae.models import DSAE
+from dsae.models.dsae import FITTED_PRIORS
 
 
 def fit_mixture(
@@ -52,6 +56,10 @@ def _report(gmm: GaussianMixture, x: np.ndarray, t0: float) -> dict:
     }
 
 
+def _aggregate_report(n: int, t0: float) -> dict:
+    return {"components": n, "sequences": n, "fit_s": round(time.perf_counter() - t0, 3)}
+
+
 def _encode(model: DSAE, split: SequenceSplit, batch_size: int):  # type: ignore[no-untyped-def]
     from dsae.eval.protocols import encode_split  # imports the loop, which imports this
 
@@ -63,10 +71,15 @@ def fit_f_prior(
 ) -> dict:  # type: ignore[no-untyped-def]
     """Fit ``model``'s mixture p(f) (``f_prior: mixture``) to one sample of q(f | x) per
     training sequence; returns what was fitted and how long it took."""
-    if model.cfg.f_prior != "mixture":
-        raise ValueError("fit_f_prior needs a model with f_prior: mixture")
+    if model.cfg.f_prior not in FITTED_PRIORS:
+        raise ValueError("fit_f_prior needs a model with f_prior: mixture or aggregate")
     t0 = time.perf_counter()
     e = encoding if encoding is not None else _encode(model, split, batch_size)
+    if model.cfg.f_prior == "aggregate":
+        model.f_mix_logits = torch.zeros(len(e.f_mean))
+        model.f_mix_mean = e.f_mean.float().clone()
+        model.f_mix_logvar = e.f_logvar.float().clone()
+        return _aggregate_report(len(e.f_mean), t0)
     g = torch.Generator().manual_seed(seed)
     eps = torch.cat(  # drawn batch by batch, as the fit always has
         [torch.randn(m.shape, generator=g) for m in e.f_mean.split(batch_size)]
@@ -84,10 +97,15 @@ def fit_z_prior(
 ) -> dict:  # type: ignore[no-untyped-def]
     """Fit ``model``'s mixture p(z_1:T) (``z_prior: mixture``) to the posterior means of
     z_1:T of the training sequences, flattened to T * z_dim; sets the buffers' length T."""
-    if model.cfg.z_prior != "mixture":
-        raise ValueError("fit_z_prior needs a model with z_prior: mixture")
+    if model.cfg.z_prior not in FITTED_PRIORS:
+        raise ValueError("fit_z_prior needs a model with z_prior: mixture or aggregate")
     t0 = time.perf_counter()
     e = encoding if encoding is not None else _encode(model, split, batch_size)
+    if model.cfg.z_prior == "aggregate":
+        model.z_mix_logits = torch.zeros(len(e.z_mean))
+        model.z_mix_mean = e.z_mean.flatten(1).float().clone()
+        model.z_mix_logvar = e.z_logvar.flatten(1).float().clone()
+        return {**_aggregate_report(len(e.z_mean), t0), "steps": int(e.z_mean.shape[1])}
     z = e.z_mean.flatten(1).double().numpy()
     full = model.cfg.z_prior_covariance == "full"
     gmm = fit_mixture(z, model.cfg.z_prior_components, seed, "full" if full else "diag")
@@ -105,7 +123,7 @@ def fit_z_prior(
 def fit_priors(model: DSAE, split: SequenceSplit, seed: int, batch_size: int = 256) -> dict:
     """Fit every mixture prior ``model`` asks for, from one pass over ``split``:
     {"f": report, "z": report} for those configured, and the pass's time "encode_s"."""
-    wanted = {"f": model.cfg.f_prior == "mixture", "z": model.cfg.z_prior == "mixture"}
+    wanted = {"f": model.cfg.f_prior in FITTED_PRIORS, "z": model.cfg.z_prior in FITTED_PRIORS}
     if not any(wanted.values()):
         return {}
     t0 = time.perf_counter()

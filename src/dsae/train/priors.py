@@ -70,7 +70,8 @@ def fit_f_prior(
     model: DSAE, split: SequenceSplit, seed: int, batch_size: int = 256, encoding=None
 ) -> dict:  # type: ignore[no-untyped-def]
     """Fit ``model``'s mixture p(f) (``f_prior: mixture``) to one sample of q(f | x) per
-    training sequence; returns what was fitted and how long it took."""
+    training sequence, or store the posteriors themselves (``aggregate``); returns what was
+    fitted and how long it took."""
     if model.cfg.f_prior not in FITTED_PRIORS:
         raise ValueError("fit_f_prior needs a model with f_prior: mixture or aggregate")
     t0 = time.perf_counter()
@@ -96,7 +97,8 @@ def fit_z_prior(
     model: DSAE, split: SequenceSplit, seed: int, batch_size: int = 256, encoding=None
 ) -> dict:  # type: ignore[no-untyped-def]
     """Fit ``model``'s mixture p(z_1:T) (``z_prior: mixture``) to the posterior means of
-    z_1:T of the training sequences, flattened to T * z_dim; sets the buffers' length T."""
+    z_1:T of the training sequences, flattened to T * z_dim, or store their posteriors
+    (``aggregate``: means and variances); sets the buffers' length T."""
     if model.cfg.z_prior not in FITTED_PRIORS:
         raise ValueError("fit_z_prior needs a model with z_prior: mixture or aggregate")
     t0 = time.perf_counter()

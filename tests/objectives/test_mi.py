@@ -41,11 +41,15 @@ def test_critic_estimate_tracks_the_closed_form_mutual_information():
     assert abs(_fit_critic(0.0)) < 0.1  # independent codes: nothing to find
 
 
-def test_penalty_moves_codes_and_critic_loss_moves_critic_only():
+def _critic_and_codes() -> tuple[MICritic, torch.Tensor, torch.Tensor]:
+    """A small seeded critic and leaf codes f (5, 3), z (5, 4, 2) that record gradients."""
     torch.manual_seed(0)
     critic = MICritic(3, 2, 8)
-    f = torch.randn(5, 3, requires_grad=True)
-    z = torch.randn(5, 4, 2, requires_grad=True)
+    return critic, torch.randn(5, 3, requires_grad=True), torch.randn(5, 4, 2, requires_grad=True)
+
+
+def test_penalty_moves_codes_and_critic_loss_moves_critic_only():
+    critic, f, z = _critic_and_codes()
     terms = mi_terms(critic, f, z)
     terms.penalty.backward(retain_graph=True)
     assert all(p.grad is None for p in critic.parameters())
@@ -58,10 +62,7 @@ def test_penalty_moves_codes_and_critic_loss_moves_critic_only():
 
 
 def test_penalty_through_f_alone_leaves_z_untouched_and_keeps_its_value():
-    torch.manual_seed(0)
-    critic = MICritic(3, 2, 8)
-    f = torch.randn(5, 3, requires_grad=True)
-    z = torch.randn(5, 4, 2, requires_grad=True)
+    critic, f, z = _critic_and_codes()
     both = mi_terms(critic, f, z)
     only_f = mi_terms(critic, f, z, through="f")
     assert torch.equal(both.penalty, only_f.penalty)

@@ -68,7 +68,13 @@ from dsae.eval.protocols import evaluate_run, to_json_safe, versions
 from dsae.objectives.elbo import elbo_terms
 from dsae.train import frames_to_tensor, load_checkpoint, train
 from dsae.train.checkpoint import CHECKPOINT_FILE
-from dsae.train.loop import METRICS_FILE, EpochSampler, make_model
+from dsae.train.loop import (
+    METRICS_FILE,
+    EpochSampler,
+    amx_available,
+    make_model,
+    resolve_autocast,
+)
 from dsae.utils import atomic_write_text, set_threads
 
 HERE = Path(__file__).resolve().parent
@@ -173,6 +179,7 @@ def machine_record() -> dict[str, Any]:
     rec = machine()
     rec["logical_cpus"] = os.cpu_count()
     rec["threads"] = torch.get_num_threads()
+    rec["amx"] = amx_available()
     try:
         status = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
@@ -720,7 +727,7 @@ def _efficiency_phase(
     args: argparse.Namespace, cfg: Config, meta: DatasetMeta, x: torch.Tensor
 ) -> tuple[dict, dict, dict]:
     """(FLOPs per step of the config, matmul peak, baseline figures or {"skipped": True})."""
-    flops = step_flops(cfg, meta, x)
+    flops = {**step_flops(cfg, meta, x), "autocast": resolve_autocast(cfg.train.autocast)}
     peak = matmul_peak(args.peak_size, args.peak_seconds)
     baseline: dict[str, Any] = {"skipped": True}
     if not args.skip_baseline:

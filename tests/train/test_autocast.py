@@ -52,3 +52,20 @@ def test_unknown_autocast_is_a_user_error(tmp_path, tiny_config):
 
     with pytest.raises(DsaeError, match="train.autocast"):
         train(_with(tiny_config, "train", autocast="fp16"), tmp_path / "run")
+
+
+@pytest.mark.parametrize("amx", [True, False])
+def test_auto_autocast_is_bf16_exactly_where_the_cpu_has_amx(monkeypatch, tiny_config, amx):
+    import dsae.train.loop as loop
+
+    monkeypatch.setattr(loop, "amx_available", lambda: amx)
+    assert loop.resolve_autocast("auto") == ("bf16" if amx else "none")
+    assert loop.resolve_autocast("none") == "none" and loop.resolve_autocast("bf16") == "bf16"
+    torch.manual_seed(0)
+    model = DSAE(tiny_config.model, (32, 32, 3))
+    seen: list[torch.dtype] = []
+    hook = model.decoder.deconvs[0].register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+    with loop.autocast_context("auto"):
+        model(torch.rand(2, 3, 3, 32, 32))
+    hook.remove()
+    assert seen == [torch.bfloat16 if amx else torch.float32]

@@ -116,8 +116,10 @@ def _check_config(cfg: Config) -> None:
             raise DsaeError(f"{key} must be positive, got {v}")
     if t.lr <= 0:
         raise DsaeError(f"train.lr must be positive, got {t.lr}")
-    if t.autocast not in AUTOCAST:
-        raise DsaeError(f"train.autocast must be one of {', '.join(AUTOCAST)}, got {t.autocast!r}")
+    if t.autocast != "auto" and t.autocast not in AUTOCAST:
+        raise DsaeError(
+            f"train.autocast must be auto or one of {', '.join(AUTOCAST)}, got {t.autocast!r}"
+        )
     if not 0 <= t.ema_decay < 1:
         raise DsaeError(f"train.ema_decay must be in [0, 1), got {t.ema_decay}")
     if cfg.objective.mi_weight < 0:
@@ -145,9 +147,23 @@ def _check_config(cfg: Config) -> None:
             )
 
 
+def amx_available() -> bool:
+    """Whether this CPU has bfloat16 matrix units (Intel AMX tiles), where bf16 autocast pays."""
+    probe = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    return bool(probe is not None and probe())
+
+
+def resolve_autocast(kind: str) -> str:
+    """``train.autocast`` as run: ``auto`` is bf16 on a CPU with AMX and none elsewhere."""
+    if kind == "auto":
+        return "bf16" if amx_available() else "none"
+    return kind
+
+
 def autocast_context(kind: str) -> contextlib.AbstractContextManager:
-    """CPU autocast to ``AUTOCAST[kind]`` (matmuls and convolutions in bfloat16), or nothing."""
-    dtype = AUTOCAST[kind]
+    """CPU autocast to ``AUTOCAST[kind]`` (matmuls and convolutions in bfloat16), or nothing;
+    ``auto`` as :func:`resolve_autocast` decides."""
+    dtype = AUTOCAST[resolve_autocast(kind)]
     if dtype is None:
         return contextlib.nullcontext()
     return torch.autocast("cpu", dtype=dtype)

@@ -461,6 +461,9 @@ def _train_child(
     the parent's watchdog counts: a run slower than its calibration ends early, whole,
     instead of being interrupted."""
     _die_with_parent()
+    # a benchmark started in the background of a shell (`cmd &`) inherits SIGINT ignored,
+    # and Python then installs no handler: the watchdog's interrupt must still reach the loop
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         t_enter = time.perf_counter()
         cfg = Config.from_dict(cfg_dict)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -199,13 +200,22 @@ def test_ensure_data_builds_once_and_the_baseline_is_the_paper_size(bench, tmp_p
     assert base.model.encoder == cfg.model.encoder and base.train == cfg.train
 
 
-def test_the_watchdog_interrupts_a_run_that_would_overrun(bench, result, tmp_path):
+@pytest.mark.parametrize("sigint", ["default", "ignored"])
+def test_the_watchdog_interrupts_a_run_that_would_overrun(bench, result, tmp_path, sigint):
     toy = result["root"] / "toy"
     sets = [f"data.root={toy}", "data.build_if_missing=false", *TINY[1::2]]
     cfg = load_config(CONFIG, [*sets, "train.max_steps=100000", "train.progress=false"])
-    report = bench.run_training(
-        cfg, tmp_path / "run", 2.0, 0.3, progress=False, loop_deadline=False
-    )
+    # "ignored": as when the benchmark runs in a shell's background (`cmd &`), which the
+    # training child inherits
+    before = signal.getsignal(signal.SIGINT)
+    if sigint == "ignored":
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        report = bench.run_training(
+            cfg, tmp_path / "run", 2.0, 0.3, progress=False, loop_deadline=False
+        )
+    finally:
+        signal.signal(signal.SIGINT, before)
     assert report["watchdog_fired"] and report["interrupted"]
     assert 0 < report["steps"] < 100000 and report["wall_time_s"] <= 2.0
     state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)

@@ -274,6 +274,7 @@ def train(
 
     set_threads(cfg.train.threads)
     keep_heap_memory(cfg.train.heap_keep_mb)
+    autocast = resolve_autocast(cfg.train.autocast)  # once, not per step
     seed_everything(cfg.train.seed)
     data_dir = prepare_data(cfg.data, progress=progress)
     meta = load_meta(data_dir)
@@ -369,7 +370,7 @@ def train(
                         out_of_time = True
                         break
                 x = frames_to_tensor(split.x[sampler.indices(step)])
-                with autocast_context(cfg.train.autocast):
+                with autocast_context(autocast):
                     out = model(x)
                     terms = elbo_terms(
                         out, x, cfg.objective, cfg.model.likelihood, model.log_sigma, step
@@ -382,7 +383,7 @@ def train(
                 loss = terms.loss
                 mi_log: dict[str, float] = {}
                 if critic is not None:
-                    with autocast_context(cfg.train.autocast):
+                    with autocast_context(autocast):
                         mi = mi_terms(critic, out.f, out.z, cfg.objective.mi_through)
                     loss = loss + mi_weight * mi.penalty + mi.critic_loss
                     mi_log = {

@@ -81,6 +81,10 @@ class ModelConfig:
     # a full covariance over the T * z_dim units, so a sampled z_1:T keeps how frames move
     # together)
     z_prior_covariance: str = "diag"
+    # != 0: q(f | x) and q(z_t | .) start with this log-variance for every input (e.g. -6,
+    # near-deterministic codes the decoder can read from the first step); 0: the default
+    # initialisation (log-variances near 0, as the prior's)
+    posterior_init_logvar: float = 0.0
     likelihood: str = "gaussian"  # gaussian, laplace or bernoulli
     # gaussian/laplace image means: sigmoid of the decoder output; linear (the output itself)
     # or softplus (log(1 + e^o): saturates toward black only), both clamped to [0, 1] only

@@ -339,3 +339,28 @@ def test_decode_frames_draws_k_distinct_frames_in_training_only():
     assert out.frames is None and out.x_param.shape == x.shape
     with pytest.raises(ValueError, match="decode_frames"):
         DSAE(_cfg(decode_frames=-1), (16, 16, 3))
+
+
+@pytest.mark.parametrize(
+    "kw", [{}, {"encoder": "full", "static_encoder": "mean"}, {"static_encoder": "palette"}]
+)
+def test_posterior_init_logvar_starts_both_posteriors_at_that_variance_and_trains(kw):
+    x = torch.rand(3, 4, 3, 16, 16)
+    torch.manual_seed(0)
+    plain = DSAE(_cfg(**kw), (16, 16, 3))
+    torch.manual_seed(0)
+    same = DSAE(_cfg(posterior_init_logvar=0.0, **kw), (16, 16, 3))
+    torch.manual_seed(0)
+    narrow = DSAE(_cfg(posterior_init_logvar=-6.0, **kw), (16, 16, 3))
+    for a, b in zip(plain.state_dict().values(), same.state_dict().values(), strict=True):
+        assert torch.equal(a, b)  # 0 leaves the default initialisation alone
+    out = narrow(x)
+    assert torch.allclose(out.q_f.logvar, torch.full_like(out.q_f.logvar, -6.0))
+    assert torch.allclose(out.q_z.logvar, torch.full_like(out.q_z.logvar, -6.0))
+    assert not torch.allclose(plain(x).q_f.logvar, out.q_f.logvar)
+    # the means and everything else start as in the default model; the prior is untouched
+    assert torch.allclose(out.q_f.mean, plain(x).q_f.mean)
+    assert torch.equal(narrow.prior.head.proj.bias, plain.prior.head.proj.bias)
+    # the log-variances still learn
+    out.q_f.logvar.sum().add(out.q_z.logvar.sum()).backward()
+    assert narrow.static_encoder.head.proj.weight.grad[6:].abs().sum() > 0

@@ -38,6 +38,13 @@ class GaussianHead(nn.Module):
         mean, logvar = self.proj(h).float().chunk(2, dim=-1)
         return Gaussian(mean, logvar.clamp(-12.0, 8.0))
 
+    @torch.no_grad()
+    def start_logvar(self, value: float) -> None:
+        """Start log sigma^2 at ``value`` for every input (its weights 0, its bias the value)."""
+        half = self.proj.out_features // 2
+        self.proj.weight[half:].zero_()
+        self.proj.bias[half:].fill_(value)
+
 
 def _norm2d(kind: str, c: int) -> nn.Module:
     if kind == "none":

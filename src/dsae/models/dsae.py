@@ -314,6 +314,9 @@ class DSAE(nn.Module):
         self.dynamic_encoder = DYNAMIC_ENCODERS[cfg.encoder](
             cfg.frame_dim, cfg.hidden_dim, cfg.z_dim, cfg.f_dim
         )
+        if cfg.posterior_init_logvar != 0.0:
+            self.static_encoder.head.start_logvar(cfg.posterior_init_logvar)
+            self.dynamic_encoder.head.start_logvar(cfg.posterior_init_logvar)
         self.prior = PriorLSTM(cfg.z_dim, cfg.hidden_dim)
         if cfg.f_prior not in ("normal", *FITTED_PRIORS):
             raise ValueError(f"unknown f_prior {cfg.f_prior!r} (normal, mixture, aggregate)")

@@ -15,9 +15,12 @@ One run of this script, on one machine, in this order:
    ``torch.mm`` loop at the same thread count (timed again after training; the faster
    counts); and the same figures for :func:`baseline_config`,
    a plain DSAE sized like the 2018 paper's Sprites networks (a few timed steps, no training);
-5. training: the config with ``train.max_steps`` lowered to the steps that fit the budget
-   (unless it already asks for fewer), in a child process so that its peak resident memory is
-   its own; its loop takes no step that would leave too little of the budget for the prior
+5. training: the config in a child process (so that its peak resident memory is its own),
+   its learning-rate schedule fitted to the budget: the loop refits the schedule's last step
+   (at most ``train.max_steps``) to the steps that fit at the pace it measures
+   (``train(fit_schedule=True)``), since the pace of a shared machine drifts from the
+   calibration's by +-30%; with ``--fixed-plan``, ``train.max_steps`` is lowered to the
+   calibration's plan instead (unless it already asks for fewer); its loop takes no step that would leave too little of the budget for the prior
    fits and final checkpoint (the calibration's fixed cost), so a run slower than planned
    ends early and whole; a watchdog interrupts it (the loop then checkpoints) if it has not
    finished just before the budget ends;
@@ -452,7 +455,13 @@ def _die_with_parent() -> None:
 
 
 def _train_child(
-    cfg_dict: dict, run_dir: str, progress: bool, q: Any, deadline_s: float, end_reserve_s: float
+    cfg_dict: dict,
+    run_dir: str,
+    progress: bool,
+    q: Any,
+    deadline_s: float,
+    end_reserve_s: float,
+    fit_schedule: bool = False,
 ) -> None:
     """Child process: train, then report steps, wall times and peak memory on ``q``.
 
@@ -475,12 +484,19 @@ def _train_child(
         interrupted, out_of_time = False, False
         try:
             res = train(
-                cfg, run_dir, progress=progress, deadline=deadline, end_reserve_s=end_reserve_s
+                cfg,
+                run_dir,
+                progress=progress,
+                deadline=deadline,
+                end_reserve_s=end_reserve_s,
+                fit_schedule=fit_schedule,
             )
             step, loop_s, out_of_time = res.step, res.wall_time, res.out_of_time
+            schedule_steps: int | None = res.schedule_steps
         except KeyboardInterrupt:
             interrupted = True
-            step, loop_s = _checkpoint_progress(Path(run_dir))
+            step, loop_s, schedule_steps = _checkpoint_progress(Path(run_dir))
+            schedule_steps = schedule_steps or cfg.train.max_steps
         wall_s = time.perf_counter() - t0
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         q.put(
@@ -492,6 +508,7 @@ def _train_child(
                     "loop_wall_time_s": loop_s,
                     "interrupted": interrupted,
                     "stopped_at_deadline": out_of_time,
+                    "schedule_steps": schedule_steps,
                     "child_startup_s": startup_s,
                     **peak_memory_mb(),
                 },
@@ -503,12 +520,18 @@ def _train_child(
         q.put(("error", f"{type(e).__name__}: {e}"))
 
 
-def _checkpoint_progress(run_dir: Path) -> tuple[int, float | None]:
-    """(step, loop wall time) of the run's checkpoint; (0, None) when there is none."""
+def _checkpoint_progress(run_dir: Path) -> tuple[int, float | None, int | None]:
+    """(step, loop wall time, fitted schedule's last step or None) of the run's checkpoint;
+    (0, None, None) when there is none."""
     if not (run_dir / CHECKPOINT_FILE).is_file():
-        return 0, None
+        return 0, None, None
     state = load_checkpoint(run_dir)
-    return int(state.get("step", 0)), float(state.get("wall_time", 0.0))
+    fitted = state.get("schedule_steps")
+    return (
+        int(state.get("step", 0)),
+        float(state.get("wall_time", 0.0)),
+        None if fitted is None else int(fitted),
+    )
 
 
 def _receive(q: Any, proc: Any, deadline: float | None) -> tuple[str, Any]:
@@ -553,15 +576,17 @@ def run_training(
     progress: bool,
     end_reserve_s: float = 0.0,
     loop_deadline: bool = True,
+    fit_schedule: bool = False,
 ) -> dict:
     """Train ``cfg`` into ``run_dir`` in a child process whose loop ends its steps in time
     for its end-of-training work (``end_reserve_s``) to finish ``reserve_s`` before the
     budget ends; interrupt it then if it has not (the loop checkpoints on an interrupt).
-    Returns the child's report. ``loop_deadline`` False leaves only the watchdog."""
+    Returns the child's report. ``loop_deadline`` False leaves only the watchdog;
+    ``fit_schedule`` fits the learning-rate schedule to the loop's deadline."""
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     deadline_s = budget_s - reserve_s if loop_deadline else math.inf
-    args = (cfg.to_dict(), str(run_dir), progress, q, deadline_s, end_reserve_s)
+    args = (cfg.to_dict(), str(run_dir), progress, q, deadline_s, end_reserve_s, fit_schedule)
     proc = ctx.Process(target=_train_child, args=args)
     proc.start()
     fired = False
@@ -696,6 +721,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--baseline-set", action="append", default=[], metavar="KEY=VALUE",
         help="overrides of the baseline's config (e.g. a smaller model for tests)",
     )  # fmt: skip
+    p.add_argument(
+        "--fixed-plan", action="store_true",
+        help="train the calibration's planned steps (default: fit the schedule in the loop)",
+    )  # fmt: skip
     p.add_argument("--calib-steps", type=int, default=40, help="timed steps of the config")
     p.add_argument("--baseline-steps", type=int, default=4, help="timed steps of the baseline")
     p.add_argument("--peak-size", type=int, default=2048, help="matrix size of the peak")
@@ -739,9 +768,11 @@ def _efficiency_phase(
     return flops, peak, baseline
 
 
-def _training_phase(cfg: Config, run_dir: Path, plan: dict, progress: bool) -> dict:
-    """Train the planned steps under the deadline and the watchdog; the child's report with
-    the run's rate."""
+def _training_phase(
+    cfg: Config, run_dir: Path, plan: dict, progress: bool, fit_schedule: bool
+) -> dict:
+    """Train under the deadline and the watchdog, the planned steps or a schedule fitted to
+    the deadline; the child's report with the run's rate."""
     training = run_training(
         cfg,
         run_dir,
@@ -749,6 +780,7 @@ def _training_phase(cfg: Config, run_dir: Path, plan: dict, progress: bool) -> d
         plan["watchdog_reserve_s"],
         progress,
         end_reserve_s=plan["end_reserve_s"],
+        fit_schedule=fit_schedule,
     )
     training.update(
         run_dir=str(run_dir.resolve()),
@@ -828,12 +860,15 @@ def benchmark(args: argparse.Namespace, data_dir: Path, judge_path: Path, run_di
     flops, peak, baseline = _efficiency_phase(args, cfg, meta, x)
     del x
 
-    planned = plan["planned_steps"]
-    train_cfg = _bench_config(
-        args, data_dir, (f"train.max_steps={planned}", f"train.progress={str(progress).lower()}")
-    )
-    _say(f"[5/7] training: {planned} steps within {budget_s:.0f} s -> {run_dir}")
-    training = _training_phase(train_cfg, run_dir, plan, progress)
+    planned, fit = plan["planned_steps"], not args.fixed_plan
+    plan["schedule"] = "fitted to the budget in the loop" if fit else "calibration's plan"
+    steps = () if fit else (f"train.max_steps={planned}",)
+    train_cfg = _bench_config(args, data_dir, (*steps, f"train.progress={str(progress).lower()}"))
+    how = f"a schedule fitted to {budget_s:.0f} s (about {planned} steps by the calibration)"
+    if not fit:
+        how = f"{planned} steps within {budget_s:.0f} s"
+    _say(f"[5/7] training: {how} -> {run_dir}")
+    training = _training_phase(train_cfg, run_dir, plan, progress, fit)
 
     # the peak again, now that training is over: the machine's pace drifts within a run
     peak = combine_peaks(peak, matmul_peak(args.peak_size, args.peak_seconds))
@@ -898,7 +933,8 @@ def summary(result: dict) -> str:
     tr, pl, tm = result["training"], result["plan"], result["timing"]
     stop = ", stopped by the watchdog" if tr["watchdog_fired"] else ""
     return (
-        f"training: {tr['steps']} of {pl['planned_steps']} planned steps in "
+        f"training: {tr['steps']} steps (schedule {tr.get('schedule_steps')}, calibration's "
+        f"plan {pl['planned_steps']}) in "
         f"{tr['wall_time_s']:.1f} s (budget {pl['budget_s']:.0f} s{stop}), "
         f"peak memory {tr['peak_rss_mb']:.0f} MiB\n"
         f"not counted: data build {tm['data_build_s']:.1f} s, judge {tm['judge_train_s']:.1f} s, "

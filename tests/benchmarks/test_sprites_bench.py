@@ -90,16 +90,18 @@ def test_factors_the_toy_data_lacks_are_missing_not_fatal(result):
     assert result["json"]["evaluation"]["checkpoint_step"] == result["json"]["training"]["steps"]
 
 
-def test_training_is_planned_to_fit_the_budget_and_stays_within_it(result):
+def test_training_fits_its_schedule_to_the_budget_and_stays_within_it(result):
     r = result["json"]
     plan, training = r["plan"], r["training"]
     assert plan["budget_s"] == pytest.approx(60 * BUDGET_MINUTES)
     assert plan["requested_steps"] == 100000 and plan["limited_by"] == "budget"
     assert 1 <= plan["planned_steps"] == plan["fit_steps"] < 100000
-    assert r["resolved_config"]["train"]["max_steps"] == plan["planned_steps"]
-    assert 1 <= training["steps"] <= plan["planned_steps"]
-    if not training["watchdog_fired"]:
-        assert training["steps"] == plan["planned_steps"]
+    assert plan["schedule"].startswith("fitted")
+    # the loop, not the calibration, decides the steps: the config's cap is passed on
+    assert r["resolved_config"]["train"]["max_steps"] == 100000
+    assert 1 <= training["steps"] <= training["schedule_steps"] < 100000
+    if not (training["watchdog_fired"] or training["stopped_at_deadline"]):
+        assert training["steps"] == training["schedule_steps"]
     assert 0 < training["wall_time_s"] <= plan["budget_s"]
     assert r["targets"]["train_wall_time_s"]["met"] is True
     assert r["targets"]["train_wall_time_s"]["value"] == pytest.approx(training["wall_time_s"])
@@ -139,6 +141,23 @@ def test_record_names_machine_data_judge_and_times(result):
     assert set(r["judge"]["test_accuracy"]) == {"skin", "shirt", "pants", "hair", "action"}
     assert (result["root"] / "run" / "eval" / "metrics.json").is_file()
     assert all(v is None or v >= 0 for v in r["timing"].values())
+
+
+def test_a_fixed_plan_trains_the_calibrations_steps(bench, result, tmp_path):
+    out = tmp_path / "fixed.json"
+    args = [
+        str(CONFIG), "--data", str(result["root"] / "toy"), "--judge", str(result["judge"]),
+        "--budget-minutes", str(BUDGET_MINUTES), "--run-dir", str(tmp_path / "run"),
+        "--out", str(out), "--repeats", "3", "--calib-steps", "6", "--peak-size", "128",
+        "--peak-seconds", "0.2", "--no-progress", "--skip-baseline", "--fixed-plan", *TINY,
+        "--set", "train.max_steps=100000",
+    ]  # fmt: skip
+    assert bench.main(args) == 0
+    r = json.loads(out.read_text())
+    plan, training = r["plan"], r["training"]
+    assert plan["schedule"] == "calibration's plan"
+    assert r["resolved_config"]["train"]["max_steps"] == plan["planned_steps"] < 100000
+    assert 1 <= training["steps"] <= plan["planned_steps"] == training["schedule_steps"]
 
 
 def test_plan_steps_keeps_the_config_when_it_fits(bench):

@@ -81,6 +81,24 @@ def test_train_writes_run_and_resume_continues(trained_run, toy_dir):
     assert_user_error(dsae("train", str(cfg), "--out", str(trained_run), check=False), "--resume")
 
 
+def test_train_within_max_minutes_fits_the_schedule(tmp_path, toy_dir):
+    cfg = Path(__file__).resolve().parents[2] / "configs" / "quickstart.yaml"
+    run = tmp_path / "timed"
+    proc = dsae(
+        "train", str(cfg), "--out", str(run), "--no-progress", "--max-minutes", "0.05",
+        "--set", f"data.root={toy_dir}", "--set", "train.max_steps=1000000", *TINY,
+    )  # fmt: skip
+    assert "schedule fitted to 0.05 min" in proc.stdout
+    ck = torch.load(run / "checkpoint.pt", weights_only=True)
+    assert 0 < ck["step"] <= ck["schedule_steps"] < 1000000
+    assert ck["wall_time"] < 0.05 * 60 + 2.0
+    assert_user_error(
+        dsae("train", str(cfg), "--out", str(tmp_path / "r"), "--max-minutes", "0", check=False),
+        "--max-minutes",
+    )
+    assert not (tmp_path / "r").exists()
+
+
 def test_resume_matches_uninterrupted(tmp_path, tiny_config):
     """An interrupted run resumed from its checkpoint ends with the same weights."""
     from dsae.train import load_run, train

@@ -1,8 +1,12 @@
 import dataclasses
+import json
 import time
+
+import pytest
 
 from dsae.train import train
 from dsae.train.checkpoint import load_checkpoint
+from dsae.train.loop import METRICS_FILE, fit_horizon, lr_lambda
 
 
 def test_a_deadline_ends_the_steps_early_and_the_run_still_finishes(tmp_path, tiny_config):
@@ -30,3 +34,43 @@ def test_without_a_deadline_nothing_changes(tmp_path, tiny_config):
     res = train(tiny_config, tmp_path / "run")
     assert res.step == tiny_config.train.max_steps and not res.out_of_time
     assert "out_of_time" not in load_checkpoint(tmp_path / "run")
+
+
+def test_a_schedule_fitted_to_a_deadline_anneals_as_the_time_runs_out(tmp_path, tiny_config):
+    cfg = dataclasses.replace(
+        tiny_config,
+        train=dataclasses.replace(
+            tiny_config.train, max_steps=100_000, ckpt_every=100_000, log_every=5
+        ),
+    )
+    start = time.monotonic()
+    res = train(cfg, tmp_path / "run", deadline=start + 4.0, end_reserve_s=0.5, fit_schedule=True)
+    returned = time.monotonic()
+    assert 20 < res.step <= res.schedule_steps < cfg.train.max_steps
+    assert returned < start + 4.0 + 2.0
+    state = load_checkpoint(tmp_path / "run")
+    assert state["schedule_steps"] == res.schedule_steps and state["step"] == res.step
+    # the learning rate reached its floor as the time ran out (an unfitted schedule to
+    # 100000 steps would still be at its peak)
+    records = [json.loads(x) for x in (tmp_path / "run" / METRICS_FILE).open()]
+    floor = cfg.train.lr * cfg.train.min_lr_ratio
+    assert records[-1]["lr"] < floor + 0.05 * (cfg.train.lr - floor)
+    assert max(r["lr"] for r in records) > 0.5 * cfg.train.lr
+
+
+def test_a_fitted_horizon_is_the_steps_that_fit_within_its_bounds():
+    assert fit_horizon(100, 0.5, 10.0, 10_000) == 120
+    assert fit_horizon(100, 0.3, 1.0, 10_000) == 103  # whole steps only
+    assert fit_horizon(100, 0.5, 1e6, 1_000) == 1_000  # never past train.max_steps
+    assert fit_horizon(100, 0.5, -3.0, 10_000) == 100  # past the deadline: stop here
+
+
+def test_the_cosine_decay_follows_a_moving_horizon(tiny_config):
+    t = dataclasses.replace(tiny_config.train, max_steps=1000, lr_warmup_steps=10)
+    horizon = [1000]
+    f = lr_lambda(t, lambda: horizon[0])
+    assert f(1000) == pytest.approx(t.min_lr_ratio)
+    before = f(300)
+    horizon[0] = 400  # refitted: the same step is now nearer the end
+    assert f(300) < before and f(400) == pytest.approx(t.min_lr_ratio)
+    assert lr_lambda(t)(300) == pytest.approx(before)  # without a horizon: train.max_steps

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from pathlib import Path
 
 from dsae.cli.main import command
 from dsae.config import Config, apply_overrides, load_config
 from dsae.data import build_dataset
+from dsae.errors import DsaeError
 from dsae.outputs import write_generations, write_reconstructions, write_swaps
 from dsae.utils import atomic_write_text
 
@@ -36,12 +38,24 @@ def cmd_data(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from dsae.train import train
 
+    minutes = args.max_minutes
+    if minutes is not None and not (math.isfinite(minutes) and minutes > 0):
+        raise DsaeError(f"--max-minutes must be a positive number, got {minutes}")
     cfg = load_config(args.config, args.overrides)
-    res = train(cfg, args.out, resume=args.resume, progress=not args.no_progress)
+    deadline = None if minutes is None else time.monotonic() + 60.0 * minutes
+    res = train(
+        cfg,
+        args.out,
+        resume=args.resume,
+        progress=not args.no_progress,
+        deadline=deadline,
+        fit_schedule=deadline is not None,
+    )
     terms = ", ".join(
         f"{k} {v:.2f}" for k, v in res.last.items() if k in ("loss", "recon", "kl_f", "kl_z")
     )
-    print(f"trained {res.step} steps in {res.wall_time:.1f} s ({terms}): {res.run_dir}")
+    fitted = "" if minutes is None else f", schedule fitted to {minutes:g} min"
+    print(f"trained {res.step} steps in {res.wall_time:.1f} s{fitted} ({terms}): {res.run_dir}")
     return 0
 
 

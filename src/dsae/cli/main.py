@@ -59,6 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a config value, e.g. train.max_steps=200 (repeatable)",
     )
     t.add_argument("--resume", action="store_true", help="continue from RUN_DIR's checkpoint")
+    t.add_argument(
+        "--max-minutes",
+        type=float,
+        default=None,
+        help="end the steps within this wall time, the learning-rate schedule fitted to it "
+        "at the measured pace (at most train.max_steps steps); the prior fits and final "
+        "checkpoint follow",
+    )
     t.add_argument("--no-progress", action="store_true")
 
     s = sub.add_parser("swap", help="decode f of one sequence with z_1:T of another")

@@ -14,6 +14,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,19 +93,32 @@ def tensor_to_frames(x: torch.Tensor) -> np.ndarray:
     return x.float().numpy()
 
 
-def lr_lambda(cfg: TrainConfig):
-    """Learning-rate factor per step: linear warm-up, then constant or cosine decay."""
+def lr_lambda(cfg: TrainConfig, horizon: Callable[[], int] | None = None):
+    """Learning-rate factor per step: linear warm-up, then constant or cosine decay to the
+    step ``horizon()`` (``train.max_steps`` without one; read at every step, so a horizon
+    refitted during training reshapes the rest of the decay)."""
 
     def f(step: int) -> float:
         if cfg.lr_warmup_steps > 0 and step < cfg.lr_warmup_steps:
             return (step + 1) / cfg.lr_warmup_steps
         if cfg.schedule == "constant":
             return 1.0
-        span = max(1, cfg.max_steps - cfg.lr_warmup_steps)
+        end = cfg.max_steps if horizon is None else horizon()
+        span = max(1, end - cfg.lr_warmup_steps)
         progress = min(1.0, (step - cfg.lr_warmup_steps) / span)
         return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
     return f
+
+
+FIT_SKIP_STEPS = 10  # steps of a run not timed for the pace a fitted horizon uses
+
+
+def fit_horizon(step: int, pace_s: float, remaining_s: float, cap: int) -> int:
+    """The step a schedule fitted to a deadline ends at: ``step`` plus the whole steps of
+    ``pace_s`` seconds that fit in ``remaining_s``, at most ``cap`` and at least ``step``."""
+    fit = step + math.floor(max(0.0, remaining_s) / pace_s) if pace_s > 0 else cap
+    return max(step, min(cap, fit))
 
 
 def _check_config(cfg: Config) -> None:
@@ -232,6 +246,7 @@ class TrainResult:
     last: dict[str, float]
     wall_time: float
     out_of_time: bool = False  # the steps ended at the deadline, before train.max_steps
+    schedule_steps: int = 0  # the last step of the schedule (train.max_steps unless fitted)
 
 
 def train(
@@ -242,6 +257,7 @@ def train(
     stop_at: int | None = None,
     deadline: float | None = None,
     end_reserve_s: float = 0.0,
+    fit_schedule: bool = False,
 ) -> TrainResult:
     """Train ``cfg`` into ``run_dir``; ``resume`` continues from its checkpoint.
 
@@ -251,6 +267,11 @@ def train(
     starts once the deadline is nearer than ``end_reserve_s`` plus the last step's time,
     and the end-of-training work (the average, the prior fits, the final checkpoint) still
     runs, so a time budget is kept and the model is whole (used by the benchmark's budget).
+    ``fit_schedule`` (with a deadline) refits the schedule's last step, at most
+    ``train.max_steps``, to the steps that fit before the deadline at the pace measured so
+    far, at every logged step: the learning rate anneals to its floor as the time runs out,
+    on a machine whose pace differs from any plan made before the run. The steps then
+    depend on the machine's pace, so such a run is not reproducible step for step.
     """
     _check_config(cfg)
     run = Path(run_dir)
@@ -291,7 +312,10 @@ def train(
         lr=cfg.train.lr,
         weight_decay=cfg.train.weight_decay,
     )
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg.train))
+    horizon = cfg.train.max_steps  # the schedule's last step; refitted with fit_schedule
+    if state is not None and "schedule_steps" in state:
+        horizon = min(horizon, int(state["schedule_steps"]))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg.train, lambda: horizon))
     step, wall_offset = 0, 0.0
     mi_weight = cfg.objective.mi_weight  # adapted each step when objective.mi_target > 0
     ema: WeightAverage | None = None
@@ -339,6 +363,7 @@ def train(
                 "wall_time": elapsed,
                 **({"prior_fit": prior_fit} if prior_fit else {}),
                 **({"out_of_time": True} if out_of_time else {}),
+                **({"schedule_steps": horizon} if fitting else {}),
                 "data": {
                     "root": str(data_dir),
                     "fingerprint": fp,
@@ -356,12 +381,13 @@ def train(
     stop_by = None if deadline is None else deadline - max(0.0, end_reserve_s)
     prev_t, step_s = None, 0.0  # the last step's start and duration (for the deadline)
     out_of_time = False
-    bar = tqdm(
-        total=cfg.train.max_steps, initial=step, disable=not progress, desc="train", unit="step"
-    )
+    fitting = fit_schedule and stop_by is not None
+    first_step = step
+    pace_from: tuple[int, float] | None = None  # (step, time) the fitted pace is timed from
+    bar = tqdm(total=horizon, initial=step, disable=not progress, desc="train", unit="step")
     try:
         with open(metrics_path, "a") as log:
-            while step < end:
+            while step < min(end, horizon):
                 if stop_by is not None:
                     now_m = time.monotonic()
                     step_s = now_m - prev_t if prev_t is not None else 0.0
@@ -412,7 +438,15 @@ def train(
                 step += 1
                 window_n += x.shape[0]
                 bar.update(1)
-                if step % cfg.train.log_every == 0 or step == cfg.train.max_steps:
+                if fitting and stop_by is not None:
+                    if step == first_step + FIT_SKIP_STEPS:  # timed after the warm-up steps
+                        pace_from = (step, time.monotonic())
+                    elif pace_from is not None and step % cfg.train.log_every == 0:
+                        now_m = time.monotonic()
+                        pace = (now_m - pace_from[1]) / (step - pace_from[0])
+                        horizon = fit_horizon(step, pace, stop_by - now_m, cfg.train.max_steps)
+                        bar.total = horizon
+                if step % cfg.train.log_every == 0 or step == horizon:
                     now = time.perf_counter()
                     last = {**terms.as_floats(), **mi_log}
                     rec = {
@@ -433,14 +467,14 @@ def train(
                         seq_s=f"{rec['seq_per_s']:.0f}",
                     )
                     window_t, window_n = now, 0
-                if step % cfg.train.ckpt_every == 0 and step < end:
+                if step % cfg.train.ckpt_every == 0 and step < min(end, horizon):
                     checkpoint(step, wall_offset + time.perf_counter() - t0)
     except KeyboardInterrupt:
         checkpoint(step, wall_offset + time.perf_counter() - t0)
         bar.close()
         raise
     bar.close()
-    if step >= cfg.train.max_steps or out_of_time:
+    if step >= horizon or out_of_time:
         if ema is not None:  # the trained model is the average; the raw weights are kept
             model_raw = {k: v.detach().clone() for k, v in model.state_dict().items()}
             ema.copy_to(model)
@@ -452,7 +486,12 @@ def train(
     elapsed = wall_offset + time.perf_counter() - t0
     checkpoint(step, elapsed)
     return TrainResult(
-        run_dir=run, step=step, last=last, wall_time=elapsed, out_of_time=out_of_time
+        run_dir=run,
+        step=step,
+        last=last,
+        wall_time=elapsed,
+        out_of_time=out_of_time,
+        schedule_steps=horizon,
     )
 
 

@@ -56,6 +56,7 @@ def test_a_schedule_fitted_to_a_deadline_anneals_as_the_time_runs_out(tmp_path, 
     floor = cfg.train.lr * cfg.train.min_lr_ratio
     assert records[-1]["lr"] < floor + 0.05 * (cfg.train.lr - floor)
     assert max(r["lr"] for r in records) > 0.5 * cfg.train.lr
+    assert records[-1]["schedule_steps"] == res.schedule_steps  # logged as it was refitted
 
 
 def test_a_fitted_horizon_is_the_steps_that_fit_within_its_bounds():

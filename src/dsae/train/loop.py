@@ -453,6 +453,7 @@ def train(
                         "step": step,
                         **{k: round(v, 6) for k, v in last.items()},
                         "lr": sched.get_last_lr()[0],
+                        **({"schedule_steps": horizon} if fitting else {}),
                         "seq_per_s": round(window_n / max(now - window_t, 1e-9), 3),
                         "wall_time": round(wall_offset + now - t0, 3),
                         "epoch": round(step / sampler.steps_per_epoch, 4),

@@ -20,8 +20,9 @@ One run of this script, on one machine, in this order:
    (at most ``train.max_steps``) to the steps that fit at the pace it measures
    (``train(fit_schedule=True)``), since the pace of a shared machine drifts from the
    calibration's by +-30%; with ``--fixed-plan``, ``train.max_steps`` is lowered to the
-   calibration's plan instead (unless it already asks for fewer); its loop takes no step that would leave too little of the budget for the prior
-   fits and final checkpoint (the calibration's fixed cost), so a run slower than planned
+   calibration's plan instead (unless it already asks for fewer); its loop takes no step
+   that would leave too little of the budget for the prior fits and final checkpoint (the
+   calibration's fixed cost), so a run slower than planned
    ends early and whole; a watchdog interrupts it (the loop then checkpoints) if it has not
    finished just before the budget ends;
 6. evaluation: ``evaluate_run`` (judges and protocols of ``dsae.eval``) on the test split;
@@ -864,9 +865,11 @@ def benchmark(args: argparse.Namespace, data_dir: Path, judge_path: Path, run_di
     plan["schedule"] = "fitted to the budget in the loop" if fit else "calibration's plan"
     steps = () if fit else (f"train.max_steps={planned}",)
     train_cfg = _bench_config(args, data_dir, (*steps, f"train.progress={str(progress).lower()}"))
-    how = f"a schedule fitted to {budget_s:.0f} s (about {planned} steps by the calibration)"
-    if not fit:
-        how = f"{planned} steps within {budget_s:.0f} s"
+    how = (
+        f"a schedule fitted to {budget_s:.0f} s (about {planned} steps by the calibration)"
+        if fit
+        else f"{planned} steps within {budget_s:.0f} s"
+    )
     _say(f"[5/7] training: {how} -> {run_dir}")
     training = _training_phase(train_cfg, run_dir, plan, progress, fit)
 

@@ -76,6 +76,7 @@ from dsae.train.loop import (
     METRICS_FILE,
     EpochSampler,
     amx_available,
+    bf16_available,
     make_model,
     resolve_autocast,
 )
@@ -184,6 +185,7 @@ def machine_record() -> dict[str, Any]:
     rec["logical_cpus"] = os.cpu_count()
     rec["threads"] = torch.get_num_threads()
     rec["amx"] = amx_available()
+    rec["bf16_instructions"] = bf16_available()
     try:
         status = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],

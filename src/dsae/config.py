@@ -134,8 +134,8 @@ class TrainConfig:
     threads: int = 0  # 0: one per core
     channels_last: bool = True
     # none, or bf16: the training pass runs under CPU autocast to bfloat16 (weights, optimizer
-    # and the loss's sums stay float32); pays only on CPUs with bfloat16 matrix units (AMX);
-    # auto: bf16 where the CPU has AMX, none elsewhere
+    # and the loss's sums stay float32); pays only on CPUs with bfloat16 instructions (Intel
+    # AMX, AVX512-BF16 as on AMD Zen 4); auto: bf16 where the CPU has them, none elsewhere
     autocast: str = "none"
     heap_keep_mb: int = 256  # glibc: keep freed activations mapped (0: allocator defaults)
     log_every: int = 25

@@ -55,10 +55,10 @@ def test_unknown_autocast_is_a_user_error(tmp_path, tiny_config):
 
 
 @pytest.mark.parametrize("amx", [True, False])
-def test_auto_autocast_is_bf16_exactly_where_the_cpu_has_amx(monkeypatch, tiny_config, amx):
+def test_auto_autocast_is_bf16_exactly_where_the_cpu_has_bf16(monkeypatch, tiny_config, amx):
     import dsae.train.loop as loop
 
-    monkeypatch.setattr(loop, "amx_available", lambda: amx)
+    monkeypatch.setattr(loop, "bf16_available", lambda: amx)
     assert loop.resolve_autocast("auto") == ("bf16" if amx else "none")
     assert loop.resolve_autocast("none") == "none" and loop.resolve_autocast("bf16") == "bf16"
     torch.manual_seed(0)
@@ -69,3 +69,14 @@ def test_auto_autocast_is_bf16_exactly_where_the_cpu_has_amx(monkeypatch, tiny_c
         model(torch.rand(2, 3, 3, 32, 32))
     hook.remove()
     assert seen == [torch.bfloat16 if amx else torch.float32]
+
+
+@pytest.mark.parametrize(
+    "amx, avx512_bf16, expected", [(True, False, True), (False, True, True), (False, False, False)]
+)
+def test_bf16_is_available_with_amx_or_avx512_bf16(monkeypatch, amx, avx512_bf16, expected):
+    import dsae.train.loop as loop
+
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16, raising=False)
+    assert loop.bf16_available() is expected

@@ -161,16 +161,27 @@ def _check_config(cfg: Config) -> None:
             )
 
 
-def amx_available() -> bool:
-    """Whether this CPU has bfloat16 matrix units (Intel AMX tiles), where bf16 autocast pays."""
-    probe = getattr(torch.cpu, "_is_amx_tile_supported", None)
+def _cpu_has(feature: str) -> bool:
+    probe = getattr(torch.cpu, f"_is_{feature}_supported", None)
     return bool(probe is not None and probe())
 
 
+def amx_available() -> bool:
+    """Whether this CPU has bfloat16 matrix units (Intel AMX tiles)."""
+    return _cpu_has("amx_tile")
+
+
+def bf16_available() -> bool:
+    """Whether this CPU multiplies bfloat16 in hardware (AMX tiles or AVX512-BF16 dot
+    products, as on AMD Zen 4), where bf16 autocast pays."""
+    return amx_available() or _cpu_has("avx512_bf16")
+
+
 def resolve_autocast(kind: str) -> str:
-    """``train.autocast`` as run: ``auto`` is bf16 on a CPU with AMX and none elsewhere."""
+    """``train.autocast`` as run: ``auto`` is bf16 on a CPU with bfloat16 instructions and
+    none elsewhere."""
     if kind == "auto":
-        return "bf16" if amx_available() else "none"
+        return "bf16" if bf16_available() else "none"
     return kind
 
 

@@ -52,10 +52,11 @@ def test_film_mix_starts_as_the_identity_and_mixes_channels_by_a_matrix_of_f():
     h = torch.randn(4, 10)
     torch.testing.assert_close(mix(h), plain(h))
     assert mix.mix is not None and mix.mix.out_features == 8 * 8  # last hidden width 8
-    x = torch.randn(4, 8, 5, 5).contiguous(memory_format=torch.channels_last)
-    a = torch.randn(4, 64)
-    y = ConvFrameDecoder.channel_mix(x, a)
-    expected = x + torch.einsum("nij,njhw->nihw", a.view(4, 8, 8), x)
+    x = torch.randn(4, 8, 5, 5, dtype=torch.float64).contiguous(memory_format=torch.channels_last)
+    s, b, a = torch.randn(4, 8).double(), torch.randn(4, 8).double(), torch.randn(4, 64).double()
+    y = ConvFrameDecoder.modulate_and_mix(x, s, b, a)
+    film = x * s[:, :, None, None] + b[:, :, None, None]  # then h + A h, per pixel
+    expected = film + torch.einsum("nij,njhw->nihw", a.view(4, 8, 8), film)
     torch.testing.assert_close(y, expected)
     assert y.is_contiguous(memory_format=torch.channels_last)
     # with a non-zero A(f) the output moves, and only through f

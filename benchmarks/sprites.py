@@ -100,6 +100,9 @@ MEMORY_TARGET_MB = 4096.0  # 4 GiB of peak resident memory, in MiB
 
 # -- planning -------------------------------------------------------------------------------
 SAFETY = 0.92  # plan the steps to fill this share of the budget (the watchdog guards the rest)
+# the end of a run (prior fit, checkpoint) took 8.4-14.5 s on one 2-core machine for one model:
+# reserved at twice its calibrated time (one at 11 s interrupted a run's prior fit at 1187 s)
+FINISH_MARGIN = 2.0
 GRACE_S = 300.0  # time the interrupted child gets to checkpoint and report
 RESEND_S = 15.0  # a child that has not answered an interrupt in this time gets another
 
@@ -288,6 +291,7 @@ def time_steps(cfg: Config, steps: int, batch: int) -> dict:
         "seq_per_s_windows": rates,
         "step_s": step_s,
         "overhead_s": max(0.0, call_s - res.step * step_s),
+        "finish_s": res.finish_s,  # after the last step: prior fits, final checkpoint
         "wall_time_s": round(call_s, 3),
     }
 
@@ -409,9 +413,13 @@ def measure_baseline(
 
 
 # -- planning and training ------------------------------------------------------------------
-def plan_steps(budget_s: float, requested: int, step_s: float, overhead_s: float) -> dict:
+def plan_steps(
+    budget_s: float, requested: int, step_s: float, overhead_s: float, finish_s: float = 0.0
+) -> dict:
     """The steps to train: the config's, or fewer when they would not fit ``SAFETY`` of the
-    budget at ``step_s`` per step after the run's fixed cost."""
+    budget at ``step_s`` per step after the run's fixed cost. The loop's steps end early
+    enough for the work after them (``finish_s`` as timed, the prior fit over the training
+    set) to take up to ``FINISH_MARGIN`` times as long, and at least the fixed cost."""
     usable = budget_s * SAFETY - overhead_s
     fit = max(0, math.floor(usable / step_s + 1e-9)) if step_s > 0 else requested
     planned = min(requested, fit)
@@ -430,7 +438,7 @@ def plan_steps(budget_s: float, requested: int, step_s: float, overhead_s: float
         "expected_wall_time_s": round(overhead_s + planned * step_s, 3),
         "watchdog_reserve_s": round(watchdog_reserve(budget_s, step_s), 3),
         # the run's fixed cost (start, prior fits, checkpoint) held back at the loop's end
-        "end_reserve_s": round(overhead_s, 3),
+        "end_reserve_s": round(max(overhead_s, FINISH_MARGIN * finish_s), 3),
     }
 
 
@@ -854,7 +862,9 @@ def benchmark(args: argparse.Namespace, data_dir: Path, judge_path: Path, run_di
 
     _say(f"[3/7] calibration: {args.calib_steps} steps of {args.config}")
     calib = time_steps(cfg, args.calib_steps, batch)
-    plan = plan_steps(budget_s, cfg.train.max_steps, calib["step_s"], calib["overhead_s"])
+    plan = plan_steps(
+        budget_s, cfg.train.max_steps, calib["step_s"], calib["overhead_s"], calib["finish_s"]
+    )
 
     _say(
         "[4/7] efficiency: FLOPs per step, matmul peak"

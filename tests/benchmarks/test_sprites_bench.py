@@ -106,6 +106,7 @@ def test_training_fits_its_schedule_to_the_budget_and_stays_within_it(result):
     assert r["targets"]["train_wall_time_s"]["met"] is True
     assert r["targets"]["train_wall_time_s"]["value"] == pytest.approx(training["wall_time_s"])
     assert r["calibration"]["seq_per_s"] > 0 and r["calibration"]["step_s"] > 0
+    assert r["calibration"]["finish_s"] > 0  # the prior fit and final checkpoint, timed
 
 
 def test_flop_rate_peak_baseline_and_memory_are_measured(result):
@@ -169,6 +170,10 @@ def test_plan_steps_keeps_the_config_when_it_fits(bench):
     assert by_config["planned_steps"] == 50 and by_config["limited_by"] == "config"
     with pytest.raises(DsaeError, match="not one training step"):
         bench.plan_steps(1.0, 50, 5.0, 0.0)
+    # the loop's steps end early enough for the end of the run to take twice its timed length
+    assert by_config["end_reserve_s"] == 1.0  # the fixed cost, when the end took less
+    slow_end = bench.plan_steps(10.0, 50, 0.1, 1.0, finish_s=2.5)
+    assert slow_end["end_reserve_s"] == bench.FINISH_MARGIN * 2.5 == 5.0
 
 
 def test_the_peak_is_the_fastest_of_its_timings(bench):

@@ -3,6 +3,7 @@ import json
 import time
 
 import pytest
+import torch
 
 from dsae.train import train
 from dsae.train.checkpoint import load_checkpoint
@@ -75,3 +76,35 @@ def test_the_cosine_decay_follows_a_moving_horizon(tiny_config):
     horizon[0] = 400  # refitted: the same step is now nearer the end
     assert f(300) < before and f(400) == pytest.approx(t.min_lr_ratio)
     assert lr_lambda(t)(300) == pytest.approx(before)  # without a horizon: train.max_steps
+
+
+@pytest.mark.parametrize("ema_decay", [0.0, 0.9])
+def test_an_interrupt_during_the_prior_fit_keeps_the_steps(
+    tmp_path, tiny_config, monkeypatch, ema_decay
+):
+    import dsae.train.priors as priors
+
+    cfg = dataclasses.replace(
+        tiny_config,
+        model=dataclasses.replace(tiny_config.model, f_prior="mixture", f_prior_components=2),
+        train=dataclasses.replace(tiny_config.train, ckpt_every=2, ema_decay=ema_decay),
+    )
+    steps = cfg.train.max_steps
+    real_fit = priors.fit_priors
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt  # as the benchmark's watchdog does at its deadline
+
+    monkeypatch.setattr(priors, "fit_priors", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, tmp_path / "run")
+    state = load_checkpoint(tmp_path / "run")
+    assert state["step"] == steps and "prior_fit" not in state and "model_raw" not in state
+    monkeypatch.setattr(priors, "fit_priors", real_fit)
+    resumed = train(cfg, tmp_path / "run", resume=True)  # fits the priors, takes no step
+    again = train(cfg, tmp_path / "whole")
+    assert resumed.step == again.step == steps and resumed.finish_s > 0
+    a, b = load_checkpoint(tmp_path / "run"), load_checkpoint(tmp_path / "whole")
+    assert "f" in a["prior_fit"]
+    for k, v in b["model"].items():  # the same weights (the average, with EMA) as a whole run
+        assert torch.equal(a["model"][k], v), k

@@ -258,6 +258,7 @@ class TrainResult:
     wall_time: float
     out_of_time: bool = False  # the steps ended at the deadline, before train.max_steps
     schedule_steps: int = 0  # the last step of the schedule (train.max_steps unless fitted)
+    finish_s: float = 0.0  # the work after the last step: prior fits, final checkpoint
 
 
 def train(
@@ -357,11 +358,11 @@ def train(
 
     prior_fit: dict[str, Any] = dict(state.get("prior_fit", {})) if state else {}
 
-    def checkpoint(at: int, elapsed: float) -> None:
+    def checkpoint(at: int, elapsed: float, weights: dict | None = None) -> None:
         save_checkpoint(
             ckpt_path,
             {
-                "model": model.state_dict(),
+                "model": model.state_dict() if weights is None else weights,
                 **({"critic": critic.state_dict()} if critic is not None else {}),
                 **({"mi_weight": mi_weight} if critic is not None else {}),
                 **({"ema": ema.state_dict()} if ema is not None else {}),
@@ -486,15 +487,21 @@ def train(
         bar.close()
         raise
     bar.close()
+    t_end = time.perf_counter()
     if step >= horizon or out_of_time:
+        trained = {k: v.detach().clone() for k, v in model.state_dict().items()}
         if ema is not None:  # the trained model is the average; the raw weights are kept
-            model_raw = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            model_raw = trained
             ema.copy_to(model)
         # the ex-post mixture priors, when configured
         from dsae.train.priors import fit_priors
 
-        # training-sized batches: the pass reuses the blocks the steps freed (heap_keep_mb)
-        prior_fit.update(fit_priors(model, split, cfg.train.seed, cfg.train.batch_size))
+        try:  # training-sized batches: the pass reuses the blocks the steps freed (heap_keep_mb)
+            prior_fit.update(fit_priors(model, split, cfg.train.seed, cfg.train.batch_size))
+        except KeyboardInterrupt:  # the steps are kept as they ended; resuming fits the priors
+            model_raw = None
+            checkpoint(step, wall_offset + time.perf_counter() - t0, weights=trained)
+            raise
     elapsed = wall_offset + time.perf_counter() - t0
     checkpoint(step, elapsed)
     return TrainResult(
@@ -504,6 +511,7 @@ def train(
         wall_time=elapsed,
         out_of_time=out_of_time,
         schedule_steps=horizon,
+        finish_s=time.perf_counter() - t_end,
     )
 
 

@@ -21,8 +21,8 @@ One run of this script, on one machine, in this order:
    (``train(fit_schedule=True)``), since the pace of a shared machine drifts from the
    calibration's by +-30%; with ``--fixed-plan``, ``train.max_steps`` is lowered to the
    calibration's plan instead (unless it already asks for fewer); its loop takes no step
-   that would leave too little of the budget for the prior fits and final checkpoint (the
-   calibration's fixed cost), so a run slower than planned
+   that would leave too little of the budget for the prior fits and final checkpoint (twice
+   their time in the calibration, at least its fixed cost), so a run slower than planned
    ends early and whole; a watchdog interrupts it (the loop then checkpoints) if it has not
    finished just before the budget ends;
 6. evaluation: ``evaluate_run`` (judges and protocols of ``dsae.eval``) on the test split;
@@ -437,7 +437,7 @@ def plan_steps(
         "limited_by": "budget" if fit < requested else "config",
         "expected_wall_time_s": round(overhead_s + planned * step_s, 3),
         "watchdog_reserve_s": round(watchdog_reserve(budget_s, step_s), 3),
-        # the run's fixed cost (start, prior fits, checkpoint) held back at the loop's end
+        # held back at the loop's end for the prior fits and checkpoint (see the docstring)
         "end_reserve_s": round(max(overhead_s, FINISH_MARGIN * finish_s), 3),
     }
 

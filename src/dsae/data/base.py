@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dsae.data.modality import Modality, modality_for
 from dsae.errors import DsaeError
 from dsae.utils import atomic_write, atomic_write_text
 
@@ -42,8 +43,13 @@ class DatasetMeta:
     info: dict = field(default_factory=dict)  # free-form provenance (source, seed, ...)
 
     @property
+    def modality(self) -> Modality:
+        """The frames' modality: conversion to tensors, display, quality measure."""
+        return modality_for(self.frame_shape)
+
+    @property
     def is_image(self) -> bool:
-        return len(self.frame_shape) == 3
+        return self.modality.name == "image"
 
     def to_json(self) -> str:
         d = asdict(self)

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from dsae.errors import DsaeError
+from dsae.utils import atomic_write_text
 
 
 @dataclass
@@ -161,8 +162,6 @@ class Config:
         return _build(cls, d or {}, "")
 
     def save(self, path: str | os.PathLike) -> None:
-        from dsae.utils import atomic_write_text
-
         atomic_write_text(Path(path), self.to_yaml())
 
 

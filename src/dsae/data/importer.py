@@ -141,7 +141,8 @@ def _read_npy(path: Path) -> np.ndarray:
     try:
         a = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as e:
-        raise DsaeError(f"cannot read {path}: {_line(e)}") from None
+        why = "not a .npy array of numbers (damaged, or pickled objects)" if "pickle" in str(e) else _line(e)
+        raise DsaeError(f"cannot read {path}: {why}") from None
     if not isinstance(a, np.ndarray) or not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_) or np.iscomplexobj(a):
         raise DsaeError(f"{path} holds {getattr(a, 'dtype', type(a))} values, expected uint8 frames or real feature vectors")
     if a.ndim == 2:

@@ -76,7 +76,12 @@ def all_x(out: Path) -> np.ndarray:
 
 def test_natural_order():
     names = ["frame_10.png", "frame_2.png", "frame_1.png", "Frame_3.png"]
-    assert sorted(names, key=natural_key) == ["frame_1.png", "frame_2.png", "Frame_3.png", "frame_10.png"]
+    assert sorted(names, key=natural_key) == [
+        "frame_1.png",
+        "frame_2.png",
+        "Frame_3.png",
+        "frame_10.png",
+    ]
 
 
 def test_gifs_with_static_and_frame_labels(tmp_path):
@@ -136,7 +141,9 @@ def test_npy_images_gray_and_vectors(tmp_path):
             np.save(src / f"s{i}.npy", a)
         x = all_x(import_sequences(src, tmp_path / f"ds_{kind}"))
         assert x.shape == (4, 5, 8, 8, 3 if kind == "rgb" else 1) and x.dtype == np.uint8
-        assert sorted(a.tobytes() for a in x) == sorted(a.reshape(x.shape[1:]).tobytes() for a in arrays)
+        assert sorted(a.tobytes() for a in x) == sorted(
+            a.reshape(x.shape[1:]).tobytes() for a in arrays
+        )
     src = tmp_path / "vec"
     src.mkdir()
     for i in range(5):
@@ -171,7 +178,15 @@ def test_seq_len_windows_keep_labels_and_split_by_sequence(tmp_path):
     labels = tmp_path / "l.csv"
     labels.write_text("sequence,who,action\n" + "".join(f"{n}.npy,{n},run\n" for n in lengths))
     frames = write_frame_labels(tmp_path / "f.csv", lengths)
-    out = import_sequences(src, tmp_path / "ds", seq_len=3, labels=labels, frame_labels=frames, dynamic=["action"], test_fraction=0.4)
+    out = import_sequences(
+        src,
+        tmp_path / "ds",
+        seq_len=3,
+        labels=labels,
+        frame_labels=frames,
+        dynamic=["action"],
+        test_fraction=0.4,
+    )
     meta = load_meta(out)
     assert meta.seq_len == 3 and meta.static_factors == {"who": 5}
     assert meta.dynamic_factors == {"action": 1, "move": 2}
@@ -216,7 +231,10 @@ def test_seeded_split_is_deterministic_and_a_split_column_wins(tmp_path):
 def test_class_names_in_natural_order(tmp_path):
     seqs = make_gifs(tmp_path / "gifs", n=4)
     labels = tmp_path / "l.csv"
-    labels.write_text("sequence,size\n" + "".join(f"{n},{v}\n" for n, v in zip(seqs, ["10", "2", "x", "2"], strict=True)))
+    labels.write_text(
+        "sequence,size\n"
+        + "".join(f"{n},{v}\n" for n, v in zip(seqs, ["10", "2", "x", "2"], strict=True))
+    )
     out = import_sequences(tmp_path / "gifs", tmp_path / "ds", labels=labels)
     assert load_meta(out).info["classes"]["size"] == ["2", "10", "x"]
 
@@ -231,8 +249,20 @@ def test_unlabelled_data_trains_and_swaps(tmp_path):
     cfg = Config.from_dict(
         {
             "data": {"root": str(out), "build_if_missing": False},
-            "model": {"channels": [8, 16, 32], "frame_dim": 32, "hidden_dim": 32, "f_dim": 8, "z_dim": 4},
-            "train": {"max_steps": 3, "batch_size": 4, "log_every": 1, "progress": False, "lr_warmup_steps": 1},
+            "model": {
+                "channels": [8, 16, 32],
+                "frame_dim": 32,
+                "hidden_dim": 32,
+                "f_dim": 8,
+                "z_dim": 4,
+            },
+            "train": {
+                "max_steps": 3,
+                "batch_size": 4,
+                "log_every": 1,
+                "progress": False,
+                "lr_warmup_steps": 1,
+            },
         }
     )
     res = train(cfg, tmp_path / "run", progress=False)
@@ -313,38 +343,104 @@ BAD_INPUTS = {
     "loose pngs": (lambda t: _folder(t, {"f.png": _png()}), "sub-folder of its own"),
     "mixed layouts": (lambda t: _gifs_and(t, "z.npy", _npy_bytes(IMG)), "mixed layouts"),
     "empty frame folder": (lambda t: _folder(t, {"a": None}), "holds no PNG frames"),
-    "differing sizes": (lambda t: _npy(t, {"a": IMG, "b": np.zeros((4, 16, 16, 3), np.uint8)}), "--size"),
-    "differing sizes in a folder": (lambda t: _folder(t, {"a/0.png": _png(8), "a/1.png": _png(4)}), "differing sizes"),
+    "differing sizes": (
+        lambda t: _npy(t, {"a": IMG, "b": np.zeros((4, 16, 16, 3), np.uint8)}),
+        "--size",
+    ),
+    "differing sizes in a folder": (
+        lambda t: _folder(t, {"a/0.png": _png(8), "a/1.png": _png(4)}),
+        "differing sizes",
+    ),
     "images and vectors": (lambda t: _npy(t, {"a": IMG, "b": VEC}), "mixed kinds of frames"),
     "NaN": (lambda t: _npy(t, {"a": VEC, "b": np.full((4, 5), np.nan)}), "NaN"),
     "inf": (lambda t: _npy(t, {"a": VEC, "b": np.full((4, 5), np.inf)}), "infinite"),
     "float images": (lambda t: _npy(t, {"a": IMG.astype(np.float32), "b": IMG}), "uint8"),
-    "four channels": (lambda t: _npy(t, {"a": np.zeros((4, 8, 8, 4), np.uint8), "b": IMG}), "channels"),
-    "bad npy": (lambda t: _folder(t, {"a.npy": _npy_bytes(VEC), "b.npy": b"garbage"}), "cannot read"),
-    "object npy": (lambda t: _npy(t, {"a": VEC, "b": np.array([[None]], dtype=object)}), "cannot read"),
+    "four channels": (
+        lambda t: _npy(t, {"a": np.zeros((4, 8, 8, 4), np.uint8), "b": IMG}),
+        "channels",
+    ),
+    "bad npy": (
+        lambda t: _folder(t, {"a.npy": _npy_bytes(VEC), "b.npy": b"garbage"}),
+        "cannot read",
+    ),
+    "object npy": (
+        lambda t: _npy(t, {"a": VEC, "b": np.array([[None]], dtype=object)}),
+        "cannot read",
+    ),
     "corrupt image": (_corrupt_png, "cannot read image"),
     "corrupt gif": (lambda t: _gifs_and(t, "seq1.gif", b"GIF89a\x00"), "cannot read image"),
     "differing lengths": (lambda t: _npy(t, {"a": IMG, "b": IMG[:3]}), "--seq-len"),
-    "shorter than seq_len": (lambda t: {**_npy(t, {"a": IMG, "b": IMG[:3]}), "seq_len": 4}, "fewer than --seq-len 4"),
+    "shorter than seq_len": (
+        lambda t: {**_npy(t, {"a": IMG, "b": IMG[:3]}), "seq_len": 4},
+        "fewer than --seq-len 4",
+    ),
     "size on vectors": (lambda t: {**_npy(t, {"a": VEC, "b": VEC}), "size": 8}, "feature vectors"),
     "one sequence": (lambda t: _npy(t, {"a": VEC}), "at least 2"),
-    "test fraction": (lambda t: {**_npy(t, {"a": VEC, "b": VEC}), "test_fraction": 1.0}, "--test-fraction"),
-    "out inside src": (lambda t: {**_npy(t, {"a": VEC, "b": VEC}), "out": t / "src" / "ds"}, "inside the source folder"),
-    "labels missing": (lambda t: _labels(t, "sequence,colour\nseq0,red\nseq1,red\n"), "no labels for 1 sequence(s): seq2"),
-    "labels unknown": (lambda t: _labels(t, "sequence,colour\nseq0,a\nseq1,a\nseq2,a\nseq9,b\n"), "not in the source folder: seq9"),
-    "labels twice": (lambda t: _labels(t, "sequence,colour\nseq0,a\nseq1,a\nseq2,a\nseq2,b\n"), "labelled twice"),
+    "test fraction": (
+        lambda t: {**_npy(t, {"a": VEC, "b": VEC}), "test_fraction": 1.0},
+        "--test-fraction",
+    ),
+    "out inside src": (
+        lambda t: {**_npy(t, {"a": VEC, "b": VEC}), "out": t / "src" / "ds"},
+        "inside the source folder",
+    ),
+    "labels missing": (
+        lambda t: _labels(t, "sequence,colour\nseq0,red\nseq1,red\n"),
+        "no labels for 1 sequence(s): seq2",
+    ),
+    "labels unknown": (
+        lambda t: _labels(t, "sequence,colour\nseq0,a\nseq1,a\nseq2,a\nseq9,b\n"),
+        "not in the source folder: seq9",
+    ),
+    "labels twice": (
+        lambda t: _labels(t, "sequence,colour\nseq0,a\nseq1,a\nseq2,a\nseq2,b\n"),
+        "labelled twice",
+    ),
     "labels file missing": (lambda t: {**_gifs(t / "src"), "labels": t / "none.csv"}, "not found"),
     "labels with frame column": (lambda t: _labels(t, "sequence,frame,x\n"), "--frame-labels"),
     "labels ragged": (lambda t: _labels(t, "sequence,colour\nseq0,a,b\n"), "line 2"),
     "labels empty value": (lambda t: _labels(t, "sequence,colour\nseq0,\n"), "empty"),
-    "labels bad split": (lambda t: _labels(t, "sequence,split\nseq0,train\nseq1,train\nseq2,val\n"), "train or test"),
-    "labels no test": (lambda t: _labels(t, "sequence,split\nseq0,train\nseq1,train\nseq2,train\n"), "no sequence in test"),
-    "split and fraction": (lambda t: {**_labels(t, "sequence,split\nseq0,train\nseq1,test\nseq2,train\n"), "test_fraction": 0.5}, "--test-fraction"),
+    "labels bad split": (
+        lambda t: _labels(t, "sequence,split\nseq0,train\nseq1,train\nseq2,val\n"),
+        "train or test",
+    ),
+    "labels no test": (
+        lambda t: _labels(t, "sequence,split\nseq0,train\nseq1,train\nseq2,train\n"),
+        "no sequence in test",
+    ),
+    "split and fraction": (
+        lambda t: {
+            **_labels(t, "sequence,split\nseq0,train\nseq1,test\nseq2,train\n"),
+            "test_fraction": 0.5,
+        },
+        "--test-fraction",
+    ),
     "reserved name": (lambda t: _labels(t, "sequence,x\nseq0,a\nseq1,a\nseq2,a\n"), "reserved"),
-    "dynamic unknown": (lambda t: {**_labels(t, "sequence,c\nseq0,a\nseq1,a\nseq2,a\n"), "dynamic": ["act"]}, "--dynamic"),
-    "frame labels missing frame": (lambda t: _labels(t, "sequence,frame,m\n" + "".join(f"seq{i},{f},a\n" for i in range(3) for f in range(6) if (i, f) != (1, 4)), "frame_labels"), "frame 4 missing"),
-    "frame labels out of range": (lambda t: _labels(t, "sequence,frame,m\n" + "".join(f"seq{i},{f},a\n" for i in range(3) for f in range(7)), "frame_labels"), "not in 0..5"),
-    "frame labels header": (lambda t: _labels(t, "sequence,m\nseq0,a\n", "frame_labels"), "sequence,frame"),
+    "dynamic unknown": (
+        lambda t: {**_labels(t, "sequence,c\nseq0,a\nseq1,a\nseq2,a\n"), "dynamic": ["act"]},
+        "--dynamic",
+    ),
+    "frame labels missing frame": (
+        lambda t: _labels(
+            t,
+            "sequence,frame,m\n"
+            + "".join(f"seq{i},{f},a\n" for i in range(3) for f in range(6) if (i, f) != (1, 4)),
+            "frame_labels",
+        ),
+        "frame 4 missing",
+    ),
+    "frame labels out of range": (
+        lambda t: _labels(
+            t,
+            "sequence,frame,m\n" + "".join(f"seq{i},{f},a\n" for i in range(3) for f in range(7)),
+            "frame_labels",
+        ),
+        "not in 0..5",
+    ),
+    "frame labels header": (
+        lambda t: _labels(t, "sequence,m\nseq0,a\n", "frame_labels"),
+        "sequence,frame",
+    ),
 }
 
 

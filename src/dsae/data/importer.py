@@ -74,7 +74,9 @@ def find_sequences(src: Path) -> tuple[str, dict[str, Path]]:
         raise DsaeError(f"source folder {src} not found")
     if not src.is_dir():
         raise DsaeError(f"source {src} is not a folder")
-    entries = sorted((p for p in src.iterdir() if not p.name.startswith(".")), key=lambda p: natural_key(p.name))
+    entries = sorted(
+        (p for p in src.iterdir() if not p.name.startswith(".")), key=lambda p: natural_key(p.name)
+    )
     kinds = {
         "png": [p for p in entries if p.is_dir()],
         "gif": [p for p in entries if p.is_file() and p.suffix.lower() == ".gif"],
@@ -105,7 +107,9 @@ def find_sequences(src: Path) -> tuple[str, dict[str, Path]]:
 def _pixels(img: Image.Image, path: Path, rgb: bool) -> np.ndarray:
     """One Pillow frame -> (H, W, 1) gray or (H, W, 3) RGB uint8, transparency on black."""
     if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
-        raise DsaeError(f"{path}: {img.mode} images (16-bit or float) are not supported; save 8-bit images")
+        raise DsaeError(
+            f"{path}: {img.mode} images (16-bit or float) are not supported; save 8-bit images"
+        )
     gray = not rgb and img.mode in ("1", "L", "LA", "La")
     if "A" in img.getbands() or "a" in img.getbands() or "transparency" in img.info:
         black = Image.new("RGBA", img.size, (0, 0, 0, 255))
@@ -115,9 +119,17 @@ def _pixels(img: Image.Image, path: Path, rgb: bool) -> np.ndarray:
 
 
 def _read_image_frames(path: Path, layout: str) -> list[np.ndarray]:
-    files = [path] if layout == "gif" else sorted(
-        (p for p in path.iterdir() if p.is_file() and p.suffix.lower() in FRAME_SUFFIXES and not p.name.startswith(".")),
-        key=lambda p: natural_key(p.name),
+    files = (
+        [path]
+        if layout == "gif"
+        else sorted(
+            (
+                p
+                for p in path.iterdir()
+                if p.is_file() and p.suffix.lower() in FRAME_SUFFIXES and not p.name.startswith(".")
+            ),
+            key=lambda p: natural_key(p.name),
+        )
     )
     if not files:
         raise DsaeError(f"sequence folder {path} holds no PNG frames")
@@ -141,23 +153,39 @@ def _read_npy(path: Path) -> np.ndarray:
     try:
         a = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as e:
-        why = "not a .npy array of numbers (damaged, or pickled objects)" if "pickle" in str(e) else _line(e)
+        why = (
+            "not a .npy array of numbers (damaged, or pickled objects)"
+            if "pickle" in str(e)
+            else _line(e)
+        )
         raise DsaeError(f"cannot read {path}: {why}") from None
-    if not isinstance(a, np.ndarray) or not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_) or np.iscomplexobj(a):
-        raise DsaeError(f"{path} holds {getattr(a, 'dtype', type(a))} values, expected uint8 frames or real feature vectors")
+    if (
+        not isinstance(a, np.ndarray)
+        or not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_)
+        or np.iscomplexobj(a)
+    ):
+        raise DsaeError(
+            f"{path} holds {getattr(a, 'dtype', type(a))} values, expected uint8 frames or real feature vectors"
+        )
     if a.ndim == 2:
         v = a.astype(np.float32)
         if not np.isfinite(v).all():
-            raise DsaeError(f"{path} contains NaN or infinite values (or values too large for float32)")
+            raise DsaeError(
+                f"{path} contains NaN or infinite values (or values too large for float32)"
+            )
         return v
     if a.ndim in (3, 4):
         if a.dtype != np.uint8:
             raise DsaeError(f"{path}: image frames must be uint8 (0..255), got {a.dtype}")
         a = a[..., None] if a.ndim == 3 else a
         if a.shape[-1] not in (1, 3):
-            raise DsaeError(f"{path}: frames have {a.shape[-1]} channels, expected 1 (gray) or 3 (RGB)")
+            raise DsaeError(
+                f"{path}: frames have {a.shape[-1]} channels, expected 1 (gray) or 3 (RGB)"
+            )
         return a
-    raise DsaeError(f"{path} has shape {a.shape}, expected (T, H, W, C) or (T, H, W) uint8 frames or (T, D) vectors")
+    raise DsaeError(
+        f"{path} has shape {a.shape}, expected (T, H, W, C) or (T, H, W) uint8 frames or (T, D) vectors"
+    )
 
 
 def _resize(frame: np.ndarray, size: int, resample: str) -> np.ndarray:
@@ -182,7 +210,9 @@ def read_sequence(path: Path, layout: str, size: int | None, resample: str) -> n
     shapes = {f.shape for f in frames}
     if len(shapes) > 1:
         a, b = sorted(shapes)[:2]
-        raise DsaeError(f"frames of differing sizes in {path}: {a} and {b}; pass --size S to resize them")
+        raise DsaeError(
+            f"frames of differing sizes in {path}: {a} and {b}; pass --size S to resize them"
+        )
     return np.stack(frames)
 
 
@@ -220,15 +250,21 @@ def _read_csv(path: str | os.PathLike, flag: str) -> tuple[list[str], list[tuple
         rows = list(csv.reader(io.StringIO(p.read_text(encoding="utf-8-sig"))))
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise DsaeError(f"cannot read label file {p}: {_line(e)}") from None
-    rows = [(i + 1, [v.strip() for v in r]) for i, r in enumerate(rows) if any(v.strip() for v in r)]
+    rows = [
+        (i + 1, [v.strip() for v in r]) for i, r in enumerate(rows) if any(v.strip() for v in r)
+    ]
     if not rows:
         raise DsaeError(f"label file {p} is empty")
     header = rows[0][1]
     if len(set(header)) != len(header) or "" in header:
-        raise DsaeError(f"label file {p}: header {','.join(header)} has an empty or repeated column name")
+        raise DsaeError(
+            f"label file {p}: header {','.join(header)} has an empty or repeated column name"
+        )
     for line, r in rows[1:]:
         if len(r) != len(header):
-            raise DsaeError(f"label file {p}, line {line}: {len(r)} values for {len(header)} columns")
+            raise DsaeError(
+                f"label file {p}, line {line}: {len(r)} values for {len(header)} columns"
+            )
         if "" in r:
             raise DsaeError(f"label file {p}, line {line}: column {header[r.index('')]!r} is empty")
     return header, rows[1:]
@@ -243,10 +279,14 @@ def _match_names(p: str, rows, names: dict[str, int], layout: str, per_frame: bo
     named = {r[0] for _, r in rows}
     unknown = named - set(names)
     if unknown:
-        raise DsaeError(f"label file {p} names {len(unknown)} sequence(s) not in the source folder: {_some(unknown)}")
+        raise DsaeError(
+            f"label file {p} names {len(unknown)} sequence(s) not in the source folder: {_some(unknown)}"
+        )
     missing = set(names) - named
     if missing:
-        raise DsaeError(f"label file {p} has no labels for {len(missing)} sequence(s): {_some(missing)}")
+        raise DsaeError(
+            f"label file {p} has no labels for {len(missing)} sequence(s): {_some(missing)}"
+        )
     if not per_frame:
         seen = set()
         for line, r in rows:
@@ -255,20 +295,28 @@ def _match_names(p: str, rows, names: dict[str, int], layout: str, per_frame: bo
             seen.add(r[0])
 
 
-def read_labels(path, names: dict[str, int], layout: str) -> tuple[dict[str, dict[str, str]], dict[str, str] | None]:
+def read_labels(
+    path, names: dict[str, int], layout: str
+) -> tuple[dict[str, dict[str, str]], dict[str, str] | None]:
     """Per-sequence labels ``{factor: {sequence: value}}`` and the ``split`` column (if any)."""
     header, rows = _read_csv(path, "--labels")
     if "frame" in header:
-        raise DsaeError(f"label file {path} has a 'frame' column: per-frame labels go in --frame-labels")
+        raise DsaeError(
+            f"label file {path} has a 'frame' column: per-frame labels go in --frame-labels"
+        )
     if header[0] != "sequence":
-        raise DsaeError(f"label file {path}: the first column must be 'sequence', got {header[0]!r}")
+        raise DsaeError(
+            f"label file {path}: the first column must be 'sequence', got {header[0]!r}"
+        )
     _match_names(path, rows, names, layout, per_frame=False)
     cols = {h: {r[0]: r[j] for _, r in rows} for j, h in enumerate(header) if j}
     split = cols.pop("split", None)
     if split is not None:
         bad = {v for v in split.values() if v not in SPLITS}
         if bad:
-            raise DsaeError(f"label file {path}: split values must be train or test, got {_some(bad)}")
+            raise DsaeError(
+                f"label file {path}: split values must be train or test, got {_some(bad)}"
+            )
     return cols, split
 
 
@@ -276,23 +324,34 @@ def read_frame_labels(path, names: dict[str, int], layout: str) -> dict[str, dic
     """Per-frame labels ``{factor: {sequence: [value per frame]}}``; every frame labelled once."""
     header, rows = _read_csv(path, "--frame-labels")
     if header[:2] != ["sequence", "frame"]:
-        raise DsaeError(f"label file {path} (--frame-labels): the first columns must be 'sequence,frame'")
+        raise DsaeError(
+            f"label file {path} (--frame-labels): the first columns must be 'sequence,frame'"
+        )
     if "split" in header:
-        raise DsaeError(f"label file {path}: a split column belongs in the per-sequence --labels file")
+        raise DsaeError(
+            f"label file {path}: a split column belongs in the per-sequence --labels file"
+        )
     _match_names(path, rows, names, layout, per_frame=True)
     got: dict[str, dict[int, list[str]]] = {n: {} for n in names}
     for line, r in rows:
         n, t = r[0], r[1]
         if not t.isdigit() or int(t) >= names[n]:
-            raise DsaeError(f"label file {path}, line {line}: frame {t!r} of {n!r} is not in 0..{names[n] - 1}")
+            raise DsaeError(
+                f"label file {path}, line {line}: frame {t!r} of {n!r} is not in 0..{names[n] - 1}"
+            )
         if int(t) in got[n]:
             raise DsaeError(f"label file {path}, line {line}: frame {t} of {n!r} is labelled twice")
         got[n][int(t)] = r[2:]
     for n, frames in got.items():
         if len(frames) != names[n]:
             gap = min(set(range(names[n])) - set(frames))
-            raise DsaeError(f"label file {path}: {n!r} has labels for {len(frames)} of its {names[n]} frames (frame {gap} missing)")
-    return {h: {n: [got[n][t][j] for t in range(names[n])] for n in names} for j, h in enumerate(header[2:])}
+            raise DsaeError(
+                f"label file {path}: {n!r} has labels for {len(frames)} of its {names[n]} frames (frame {gap} missing)"
+            )
+    return {
+        h: {n: [got[n][t][j] for t in range(names[n])] for n in names}
+        for j, h in enumerate(header[2:])
+    }
 
 
 def _classes(values) -> dict[str, int]:
@@ -307,7 +366,9 @@ def split_names(names: list[str], test_fraction: float, seed: int) -> dict[str, 
     if not 0.0 < test_fraction < 1.0:
         raise DsaeError(f"--test-fraction must be between 0 and 1, got {test_fraction}")
     if len(names) < 2:
-        raise DsaeError(f"{len(names)} sequence(s) found: at least 2 are needed for a train and a test split")
+        raise DsaeError(
+            f"{len(names)} sequence(s) found: at least 2 are needed for a train and a test split"
+        )
     order = sorted(names, key=natural_key)
     n_test = min(len(order) - 1, max(1, round(test_fraction * len(order))))
     perm = np.random.default_rng(seed).permutation(len(order))
@@ -355,10 +416,16 @@ def import_sequences(
         seq_len = next(iter(lengths.values()))
     short = [n for n, k in lengths.items() if k < seq_len]
     if short:
-        raise DsaeError(f"{len(short)} sequence(s) have fewer than --seq-len {seq_len} frames: {_some(short)}")
+        raise DsaeError(
+            f"{len(short)} sequence(s) have fewer than --seq-len {seq_len} frames: {_some(short)}"
+        )
 
-    static_cols, split_col = read_labels(labels, lengths, layout) if labels is not None else ({}, None)
-    frame_cols = read_frame_labels(frame_labels, lengths, layout) if frame_labels is not None else {}
+    static_cols, split_col = (
+        read_labels(labels, lengths, layout) if labels is not None else ({}, None)
+    )
+    frame_cols = (
+        read_frame_labels(frame_labels, lengths, layout) if frame_labels is not None else {}
+    )
     unknown = set(dynamic) - set(static_cols)
     if unknown:
         raise DsaeError(f"--dynamic names {_some(unknown)}, not a column of {labels}")
@@ -391,7 +458,9 @@ def import_sequences(
             "source": str(src_p.resolve()),
             "layout": layout,
             "classes": {f: list(c) for f, c in classes.items()},
-            "split": "split column" if split_col is not None else {"test_fraction": test_fraction or 0.2, "seed": seed},
+            "split": "split column"
+            if split_col is not None
+            else {"test_fraction": test_fraction or 0.2, "seed": seed},
             "resize": None if size is None else {"size": size, "resample": resample},
             "sequences": {},
         },
@@ -403,9 +472,18 @@ def import_sequences(
         windowed = any(lengths[n] != seq_len for n, _ in items)
         meta.info["sequences"][s] = [f"{n}[{t}:{t + seq_len}]" if windowed else n for n, t in items]
         x = np.stack([seqs[n][t : t + seq_len] for n, t in items])
-        static = np.array([[classes[f][static_cols[f][n]] for f in static_names] for n, _ in items], np.int64)
-        dyn = {f: np.array([classes[f][static_cols[f][n]] for n, _ in items], np.int64) for f in dynamic}
+        static = np.array(
+            [[classes[f][static_cols[f][n]] for f in static_names] for n, _ in items], np.int64
+        )
+        dyn = {
+            f: np.array([classes[f][static_cols[f][n]] for n, _ in items], np.int64)
+            for f in dynamic
+        }
         for f, per_seq in frame_cols.items():
-            dyn[f] = np.array([[classes[f][v] for v in per_seq[n][t : t + seq_len]] for n, t in items], np.int64)
-        splits[s] = SequenceSplit(x=x, static=static.reshape(len(items), len(static_names)), dynamic=dyn, meta=meta)
+            dyn[f] = np.array(
+                [[classes[f][v] for v in per_seq[n][t : t + seq_len]] for n, t in items], np.int64
+            )
+        splits[s] = SequenceSplit(
+            x=x, static=static.reshape(len(items), len(static_names)), dynamic=dyn, meta=meta
+        )
     return write_dataset_dir(out_p, splits)

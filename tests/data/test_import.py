@@ -13,7 +13,7 @@ from PIL import Image
 
 from dsae.config import Config
 from dsae.data import import_sequences, load_meta, load_split
-from dsae.data.importer import natural_key
+from dsae.data.sequence_files import natural_key
 from dsae.errors import DsaeError
 from dsae.outputs import write_swaps
 from dsae.train import train

@@ -67,6 +67,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "--test-fraction",
         type=float,
         default=None,
+        metavar="F",
         help="share of sequences in the test split (default 0.2; not with a split column)",
     )
     i.add_argument("--seed", type=int, default=0, help="seed of the split by sequence")

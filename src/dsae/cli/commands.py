@@ -10,28 +10,9 @@ from pathlib import Path
 
 from dsae.cli.main import command
 from dsae.config import Config, apply_overrides, load_config
-from dsae.data import build_dataset
 from dsae.errors import DsaeError
 from dsae.outputs import write_generations, write_reconstructions, write_swaps
 from dsae.utils import atomic_write_text
-
-
-@command("data")
-def cmd_data(args: argparse.Namespace) -> int:
-    name = "toy_sprites" if args.name == "toy" else args.name
-    t0 = time.perf_counter()
-    out = build_dataset(
-        name,
-        args.out,
-        source=args.source,
-        n_train=args.n_train,
-        n_test=args.n_test,
-        image_size=args.image_size,
-        seed=args.seed,
-        progress=not args.no_progress,
-    )
-    print(f"built {name} in {time.perf_counter() - t0:.1f} s: {out}")
-    return 0
 
 
 @command("train")

@@ -34,19 +34,6 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    d = sub.add_parser("data", help="build datasets")
-    dsub = d.add_subparsers(dest="data_command", metavar="ACTION")
-    dsub.required = True
-    b = dsub.add_parser("build", help="build a dataset cache (meta.json, train.npz, test.npz)")
-    b.add_argument("name", choices=["sprites", "toy_sprites", "toy"], help="which dataset")
-    b.add_argument("--out", required=True, help="output directory")
-    b.add_argument("--source", default=None, help="sprites: local folder or base URL of the sheets")
-    b.add_argument("--n-train", type=int, default=3000, help="toy: training sequences")
-    b.add_argument("--n-test", type=int, default=600, help="toy: test sequences")
-    b.add_argument("--image-size", type=int, default=64, help="toy: frame size")
-    b.add_argument("--seed", type=int, default=0, help="toy: generator seed")
-    b.add_argument("--no-progress", action="store_true")
-
     t = sub.add_parser("train", help="train a model from a YAML config")
     t.add_argument("config", help="YAML config (see configs/)")
     t.add_argument("--out", required=True, help="run directory")
@@ -119,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Modules holding @command functions; each may define add_parsers(subparsers).
 COMMAND_MODULES = (
+    "dsae.cli.data_commands",
     "dsae.cli.commands",
     "dsae.cli.judge_commands",
     "dsae.cli.eval_commands",

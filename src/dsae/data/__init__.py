@@ -1,4 +1,5 @@
-"""Datasets: the common interface (``base``) and one module per dataset."""
+"""Datasets: the common interface (``base``), one module per dataset, and the importer of
+one's own sequences (``importer``)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ from dsae.data.base import (
     to_float,
     write_dataset_dir,
 )
+from dsae.data.importer import import_sequences
+from dsae.data.sprites import build_sprites
+from dsae.data.toy import build_toy
 from dsae.errors import DsaeError
 
 
 def _build_toy(out: Path, **kw) -> Path:
-    from dsae.data.toy import build_toy
-
     return build_toy(
         out,
         n_train=kw.get("n_train", 3000),
@@ -30,8 +32,6 @@ def _build_toy(out: Path, **kw) -> Path:
 
 
 def _build_sprites(out: Path, **kw) -> Path:
-    from dsae.data.sprites import build_sprites
-
     return build_sprites(out, source=kw.get("source"), progress=kw.get("progress", True))
 
 
@@ -51,6 +51,7 @@ __all__ = [
     "SequenceSplit",
     "build_dataset",
     "fingerprint",
+    "import_sequences",
     "load_meta",
     "load_split",
     "to_float",

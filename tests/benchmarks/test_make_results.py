@@ -1,0 +1,148 @@
+"""benchmarks/make_results.py: docs/RESULTS.md generated from the result JSONs."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import statistics
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+_SPEC = importlib.util.spec_from_file_location(
+    "make_results", REPO / "benchmarks" / "make_results.py"
+)
+make_results = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(make_results)
+
+
+def _target(value, goal, op):
+    met = value is not None and (value >= goal if op == ">=" else value <= goal)
+    return {"value": value, "target": goal, "op": op, "met": met}
+
+
+def _run(seed: int, acc: float, pants: float, wall: float, **extra) -> dict:
+    """A benchmark JSON in the format of benchmarks/sprites.py (one generation result)."""
+    return {
+        "config": "configs/sprites_fast.yaml",
+        "overrides": [f"train.seed={seed}"] if seed else [],
+        "resolved_config": {
+            "model": {"f_prior": "aggregate", "z_prior": "aggregate"},
+            "train": {"seed": seed, "autocast": "auto"},
+        },
+        "machine": {"cpu": "AMD EPYC", "cores": 2, "threads": 2, "commit": "abc1234",
+                    "date": "2026-12-01", "amx": False, "bf16_instructions": True},
+        "data": {"dir": "/somewhere/data/sprites"},
+        "judge": {"path": "/somewhere/runs/judge_sprites.pt"},
+        "plan": {"budget_s": 1200.0},
+        "baseline": {"skipped": True},
+        "efficiency": {"autocast": "bf16", "efficiency_pct": 80.0},
+        "training": {"wall_time_s": wall, "steps": 3000},
+        "evaluation": {
+            "generation": {
+                "z_kept_f_sampled": {"acc": {"mean": acc, "std": 0.0}, "is": {"mean": 8.9}},
+                "f_kept_z_sampled": {"pants": {"mean": pants, "std": 0.0}},
+            },
+            "table1": {"static": {"pants": {"disagreement": 100 - pants}}, "dynamic": {}},
+        },
+        "targets": {
+            "generation.acc": _target(acc, 99.9, ">="),
+            "f_kept.pants": _target(pants, 99.5, ">="),
+            "train_wall_time_s": _target(wall, 1200.0, "<="),
+        },
+        **extra,
+    }  # fmt: skip
+
+
+def _write(folder: Path, runs: dict[str, dict]) -> Path:
+    folder.mkdir()
+    for name, run in runs.items():
+        (folder / name).write_text(json.dumps(run))
+    return folder
+
+
+def _row(text: str, start: str) -> list[str]:
+    line = next(line for line in text.splitlines() if line.startswith(start))
+    return [cell.strip() for cell in line.strip("|").split("|")]
+
+
+def test_mean_spread_and_targets_met(tmp_path: Path) -> None:
+    accs, pants, walls = [100.0, 99.0, 98.0], [99.9, 99.6, 99.0], [1100.0, 1150.0, 1190.0]
+    results = _write(tmp_path / "results", {
+        f"run{i}.json": _run(i, accs[i], pants[i], walls[i]) for i in range(3)
+    })  # fmt: skip
+    text = make_results.render(results)
+    assert text.count("\n## ") == 1  # one config on one machine: one group
+    std = statistics.stdev(accs)
+    assert f"99.00 ± {std:.2f} (98.00-100.00)" in text
+    acc_target = _row(text, "| Acc % (z kept, f sampled) [aggregate]")
+    assert acc_target[1:] == [">= 99.9", f"99.00 ± {std:.2f} (98.00-100.00)", "1 of 3"]
+    pants_target = _row(text, "| f kept, z sampled: pants % [aggregate]")
+    assert pants_target[-1] == "2 of 3"
+    wall = _row(text, "| training wall time, s |")  # the target row, then the cost row
+    assert wall[1:] == ["<= 1200", f"1147 ± {statistics.stdev(walls):.0f} (1100-1190)", "3 of 3"]
+    assert f"| training wall time, s | {wall[2]} |" in text
+    assert "seeds 0, 1, 2" in text and "AVX512-BF16, no AMX" in text and "bfloat16" in text
+    # the sampler of a single-result JSON, and its protocol, are named
+    assert "aggregate posterior (post-hoc), not the published table's protocol" in text
+    for model in ("C-DSVAE (published)", "SKD (published)", "DSAE, full q (Li & Mandt 2018"):
+        assert model in text
+    cmd = "python benchmarks/sprites.py configs/sprites_fast.yaml --data data/sprites"
+    assert f"`{cmd} --judge runs/judge_sprites.pt --budget-minutes 20 --skip-baseline" in text
+
+
+def test_one_row_per_sampler_learnt_prior_compared(tmp_path: Path) -> None:
+    run = _run(0, 100.0, 99.9, 1100.0)
+    learnt = {"z_kept_f_sampled": {"acc": {"mean": 91.0}}, "f_kept_z_sampled": {}}
+    aggregate = run["evaluation"]["generation"]
+    run["evaluation"]["generation"] = {"aggregate": aggregate, "learnt_prior": learnt}
+    run["evaluation"]["table1"] = {"learnt_prior": {"static": {"skin": {"disagreement": 2.5}}}}
+    run["command"] = ["python", "benchmarks/sprites.py", "configs/sprites_fast.yaml"]
+    text = make_results.render(_write(tmp_path / "results", {"a.json": run}))
+    learnt_row = _row(text, "| **dsae, learnt prior")
+    assert learnt_row[1] == "91.00"
+    aggregate_row = _row(text, "| dsae, aggregate posterior (post-hoc) |")
+    assert aggregate_row[1] == "100.00"
+    # the learnt prior's row comes first and is the one compared with the published table
+    lines = text.splitlines()
+    assert lines.index(next(x for x in lines if x.startswith("| **dsae, learnt"))) < lines.index(
+        next(x for x in lines if x.startswith("| dsae, aggregate"))
+    )
+    assert "the row compared with them" in text
+    assert _row(text, "| **dsae, learnt prior")[1] == "91.00"
+    assert "2.50" in text  # Table 1 of the learnt prior
+    assert "`python benchmarks/sprites.py configs/sprites_fast.yaml`" in text  # as recorded
+
+
+def test_missing_fields_and_groups(tmp_path: Path) -> None:
+    old = {"config": "configs/sprites_fast.yaml", "machine": {"cpu": "Intel Xeon"}}
+    new = _run(0, 100.0, 99.9, 1100.0)
+    del new["evaluation"]["generation"]["f_kept_z_sampled"]
+    partial = _run(1, 100.0, 99.9, 1100.0)
+    del partial["training"]
+    results = _write(tmp_path / "results", {
+        "old.json": old, "new.json": new, "partial.json": partial,
+        "throughput.json": {"machine": {}, "runs": []},
+    })  # fmt: skip
+    text = make_results.render(results)
+    assert text.count("\n## ") == 2  # Xeon (nothing recorded) and the EPYC runs
+    assert "n/a" in text
+    assert "1100 [1 of 2 runs]" in text  # wall time recorded by one run of two
+    assert "Not benchmark runs (skipped): throughput.json." in text
+    assert make_results.render(_write(tmp_path / "empty", {})).startswith("# Results")
+
+
+def test_check_mode(tmp_path: Path) -> None:
+    results = _write(tmp_path / "results", {"a.json": _run(0, 100.0, 99.9, 1100.0)})
+    page = tmp_path / "RESULTS.md"
+    args = ["--results", str(results), "--out", str(page)]
+    assert make_results.main([*args, "--check"]) == 1  # no page yet
+    assert make_results.main(args) == 0
+    assert make_results.main([*args, "--check"]) == 0
+    page.write_text(page.read_text() + "edited by hand\n")
+    assert make_results.main([*args, "--check"]) == 1
+
+
+def test_committed_results_page_is_up_to_date() -> None:
+    assert make_results.main(["--check"]) == 0, "run: python benchmarks/make_results.py"
+    text = (REPO / "docs" / "RESULTS.md").read_text()
+    assert len(text.splitlines()) < 200

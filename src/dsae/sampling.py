@@ -95,5 +95,8 @@ def generate(
     the codes (None: the model's own priors).
     """
     g = torch.Generator().manual_seed(seed)
-    out = [tensor_to_frames(model.generate(n, steps, fix=fix, generator=g, sampler=sampler)) for _ in range(groups)]
+    out = [
+        tensor_to_frames(model.generate(n, steps, fix=fix, generator=g, sampler=sampler))
+        for _ in range(groups)
+    ]
     return np.stack(out)

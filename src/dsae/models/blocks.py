@@ -68,7 +68,7 @@ class GaussianHead(nn.Module):
         self.proj.bias[half:].fill_(value)
 
 
-def _norm2d(kind: str, c: int) -> nn.Module:
+def norm2d(kind: str, c: int) -> nn.Module:
     if kind == "none":
         return nn.Identity()
     if kind == "batch":
@@ -98,7 +98,7 @@ class ConvFrameEncoder(nn.Module):
         for c in channels:
             layers += [
                 nn.Conv2d(c_in, c, 4, 2, 1, bias=norm == "none"),
-                _norm2d(norm, c),
+                norm2d(norm, c),
                 nn.LeakyReLU(0.2),
             ]
             c_in = c

@@ -13,7 +13,8 @@ import torch
 from torch import nn
 
 from dsae.config import ModelConfig
-from dsae.models.blocks import _norm2d, conv_out_size
+from dsae.models.blocks import conv_out_size, norm2d
+
 
 class ConvFrameDecoder(nn.Module):
     """(z_t, f) -> parameters of p(x_t | z_t, f): linear then stride-2 transposed convs.
@@ -66,7 +67,7 @@ class ConvFrameDecoder(nn.Module):
         for c_in, c_out in zip(rev[:-1], rev[1:], strict=True):
             layers += [
                 nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=norm == "none"),
-                _norm2d(norm, c_out),
+                norm2d(norm, c_out),
                 nn.LeakyReLU(0.2),
             ]
         layers.append(nn.ConvTranspose2d(rev[-1], colours or out_channels, 4, 2, 1))

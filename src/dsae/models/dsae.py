@@ -103,8 +103,6 @@ class PriorLSTM(nn.Module):
         return torch.cat(zs, dim=1)
 
 
-
-
 DYNAMIC_ENCODERS = {"factorised": FactorisedDynamicEncoder, "full": FullDynamicEncoder}
 
 

@@ -129,7 +129,9 @@ def _aggregate_report(n: int, t0: float) -> dict:
 Fit = Callable[[Encoding, ModelConfig, int, int], tuple[Mixture, dict]]
 
 
-def fit_f_mixture(e: Encoding, cfg: ModelConfig, seed: int, batch_size: int) -> tuple[Mixture, dict]:
+def fit_f_mixture(
+    e: Encoding, cfg: ModelConfig, seed: int, batch_size: int
+) -> tuple[Mixture, dict]:
     """p(f): a mixture fitted to one sample of q(f | x_i) per training sequence."""
     t0 = time.perf_counter()
     g = torch.Generator().manual_seed(seed)
@@ -141,17 +143,19 @@ def fit_f_mixture(e: Encoding, cfg: ModelConfig, seed: int, batch_size: int) -> 
     return _padded(gmm, cfg.f_prior_components, "mixture"), _report(gmm, f, t0)
 
 
-def fit_f_aggregate(e: Encoding, cfg: ModelConfig, seed: int, batch_size: int) -> tuple[Mixture, dict]:
+def fit_f_aggregate(
+    e: Encoding, cfg: ModelConfig, seed: int, batch_size: int
+) -> tuple[Mixture, dict]:
     """p(f) = (1/N) sum_i q(f | x_i) over the training sequences."""
     t0 = time.perf_counter()
     n = len(e.f_mean)
-    mix = Mixture(
-        "aggregate", torch.zeros(n), e.f_mean.float().clone(), e.f_logvar.float().clone()
-    )
+    mix = Mixture("aggregate", torch.zeros(n), e.f_mean.float().clone(), e.f_logvar.float().clone())
     return mix, _aggregate_report(n, t0)
 
 
-def fit_z_mixture(e: Encoding, cfg: ModelConfig, seed: int, batch_size: int) -> tuple[Mixture, dict]:
+def fit_z_mixture(
+    e: Encoding, cfg: ModelConfig, seed: int, batch_size: int
+) -> tuple[Mixture, dict]:
     """p(z_1:T): a mixture fitted to the posterior means of z_1:T, flattened."""
     t0 = time.perf_counter()
     z = e.z_mean.flatten(1).double().numpy()
@@ -162,7 +166,9 @@ def fit_z_mixture(e: Encoding, cfg: ModelConfig, seed: int, batch_size: int) -> 
     return mix, {**_report(gmm, z, t0), "steps": steps}
 
 
-def fit_z_aggregate(e: Encoding, cfg: ModelConfig, seed: int, batch_size: int) -> tuple[Mixture, dict]:
+def fit_z_aggregate(
+    e: Encoding, cfg: ModelConfig, seed: int, batch_size: int
+) -> tuple[Mixture, dict]:
     """p(z_1:T) = (1/N) sum_i q(z_1:T | x_i) over the training sequences."""
     t0 = time.perf_counter()
     n, steps = len(e.z_mean), int(e.z_mean.shape[1])

@@ -80,7 +80,12 @@ def test_a_schedule_fitted_to_a_deadline_anneals_as_the_time_runs_out(tmp_path, 
         ),
     )
     res = train(
-        cfg, tmp_path / "run", deadline=6.0, end_reserve_s=0.5, fit_schedule=True, clock=fake_clock()
+        cfg,
+        tmp_path / "run",
+        deadline=6.0,
+        end_reserve_s=0.5,
+        fit_schedule=True,
+        clock=fake_clock(),
     )
     assert 20 < res.step <= res.schedule_steps < cfg.train.max_steps
     state = load_checkpoint(tmp_path / "run")

@@ -12,8 +12,9 @@ import numpy as np
 import torch
 
 from dsae.data.base import SequenceSplit
-from dsae.models import DSAE
-from dsae.train.loop import frames_to_tensor, tensor_to_frames
+from dsae.models import SequentialVAE
+from dsae.samplers import Sampler
+from dsae.train import frames_to_tensor, tensor_to_frames
 
 
 def _batched(model_fn, *arrays: np.ndarray, batch_size: int = 128) -> np.ndarray:
@@ -25,7 +26,7 @@ def _batched(model_fn, *arrays: np.ndarray, batch_size: int = 128) -> np.ndarray
     return np.concatenate(outs, axis=0)
 
 
-def reconstruct(model: DSAE, x: np.ndarray, batch_size: int = 128) -> np.ndarray:
+def reconstruct(model: SequentialVAE, x: np.ndarray, batch_size: int = 128) -> np.ndarray:
     """Decode the posterior means of f and z_1:T; same layout and dtype as the data."""
     return _batched(model.reconstruct, x, batch_size=batch_size)
 
@@ -61,9 +62,9 @@ def choose_pairs(split: SequenceSplit, n_pairs: int, rng: np.random.Generator) -
 
 
 def swap_pairs(
-    model: DSAE, split: SequenceSplit, pairs: np.ndarray, batch_size: int = 128
+    model: SequentialVAE, split: SequenceSplit, pairs: np.ndarray, batch_size: int = 128
 ) -> Swaps:
-    """Decode f of ``pairs[:, 0]`` with z_1:T of ``pairs[:, 1]`` (seed 002 Fig. 3 e, f)."""
+    """Decode f of ``pairs[:, 0]`` with z_1:T of ``pairs[:, 1]`` (Li & Mandt 2018, fig. 3)."""
     ci, mi = pairs[:, 0], pairs[:, 1]
     content, motion = split.x[ci], split.x[mi]
     result = _batched(model.swap, content, motion, batch_size=batch_size)
@@ -78,12 +79,24 @@ def swap_pairs(
     )
 
 
-def generate(model: DSAE, n: int, steps: int, fix: str, seed: int, groups: int = 1) -> np.ndarray:
+def generate(
+    model: SequentialVAE,
+    n: int,
+    steps: int,
+    fix: str,
+    seed: int,
+    groups: int = 1,
+    sampler: Sampler | None = None,
+) -> np.ndarray:
     """``groups`` x ``n`` generated sequences: (groups, n, T, ...).
 
     Within a group the fixed part (f for ``static``, z_1:T for ``dynamic``) is shared
-    (seed 002 Fig. 3 g, h); ``none`` samples both for every sequence.
+    (Li & Mandt 2018, fig. 3); ``none`` samples both for every sequence. ``sampler`` draws
+    the codes (None: the model's own priors).
     """
     g = torch.Generator().manual_seed(seed)
-    out = [tensor_to_frames(model.generate(n, steps, fix=fix, generator=g)) for _ in range(groups)]
+    out = [
+        tensor_to_frames(model.generate(n, steps, fix=fix, generator=g, sampler=sampler))
+        for _ in range(groups)
+    ]
     return np.stack(out)

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from dsae.models.blocks import ConvFrameDecoder
+from dsae.models.decoders import ConvFrameDecoder
 
 
 def test_film_decoder_starts_as_the_plain_decoder_and_lets_f_reach_every_layer():

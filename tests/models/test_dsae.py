@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from dsae.config import ModelConfig
-from dsae.models import MODELS, build_model
+from dsae.models import MODELS, SequentialVAE, build_model
 from dsae.models.dsae import DSAE, MEAN_ACTIVATIONS, PriorLSTM
 
 
@@ -17,7 +17,7 @@ def _cfg(**kw) -> ModelConfig:
 @pytest.mark.parametrize("encoder", ["factorised", "full"])
 def test_shapes_for_both_encoders(encoder):
     torch.manual_seed(0)
-    model = DSAE(_cfg(encoder=encoder), (16, 16, 3))
+    model = DSAE(_cfg(encoder=encoder), (3, 16, 16))
     x = torch.rand(2, 5, 3, 16, 16)
     out = model(x)
     assert out.x_param.shape == x.shape
@@ -37,10 +37,12 @@ def test_vector_frames_use_mlp():
     assert out.x_param.shape == (3, 7, 20)
     with pytest.raises(ValueError, match="frame_net"):
         DSAE(_cfg(frame_net="conv"), (20,))
+    with pytest.raises(ValueError, match="square"):
+        DSAE(_cfg(), (3, 16, 12))
 
 
 def test_bad_input_shape_is_a_clear_error():
-    model = DSAE(_cfg(), (16, 16, 3))
+    model = DSAE(_cfg(), (3, 16, 16))
     with pytest.raises(ValueError, match="expected input of shape"):
         model(torch.rand(2, 5, 16, 16, 3))
 
@@ -62,7 +64,7 @@ def test_prior_is_fed_the_given_samples():
 
 def test_training_pass_evaluates_prior_on_posterior_samples():
     torch.manual_seed(0)
-    model = DSAE(_cfg(), (16, 16, 3))
+    model = DSAE(_cfg(), (3, 16, 16))
     out = model(torch.rand(2, 5, 3, 16, 16))
     expected = model.prior(out.z)
     torch.testing.assert_close(out.p_z.mean, expected.mean)
@@ -71,7 +73,7 @@ def test_training_pass_evaluates_prior_on_posterior_samples():
 
 def test_generate_fixes_the_right_code():
     torch.manual_seed(0)
-    model = DSAE(_cfg(), (16, 16, 3)).eval()
+    model = DSAE(_cfg(), (3, 16, 16)).eval()
     g = torch.Generator().manual_seed(0)
     f = model.sample_f(1, g)
     z = model.sample_z(1, 5, g)
@@ -87,10 +89,10 @@ def test_generate_fixes_the_right_code():
 
 
 def test_registry_and_channels_last_agree():
-    assert MODELS["dsae"] is DSAE
+    assert MODELS["dsae"] is DSAE and issubclass(DSAE, SequentialVAE)
     torch.manual_seed(0)
-    a = build_model(_cfg(), (16, 16, 3))
-    b = build_model(_cfg(), (16, 16, 3))
+    a = build_model(_cfg(), (3, 16, 16))
+    b = build_model(_cfg(), (3, 16, 16))
     b.load_state_dict(a.state_dict())
     b.use_channels_last()
     x = torch.rand(2, 4, 3, 16, 16)
@@ -108,13 +110,11 @@ def test_luminance_input_hides_colour_from_z(encoder):
     torch.manual_seed(0)
     x = torch.rand(3, 4, 3, 16, 16)
     x_perm = x[:, :, [2, 0, 1]]
-    lum = DSAE(_cfg(encoder=encoder, dynamic_input="luminance"), (16, 16, 3)).eval()
-    plain = DSAE(_cfg(encoder=encoder), (16, 16, 3)).eval()
+    lum = DSAE(_cfg(encoder=encoder, dynamic_input="luminance"), (3, 16, 16)).eval()
+    plain = DSAE(_cfg(encoder=encoder), (3, 16, 16)).eval()
     if encoder == "full":  # full q also conditions z on f, which does see colour
-        a = lum.dynamic_encoder(lum.dynamic_features(x, lum.frame_features(x)), torch.zeros(3, 6))
-        b = lum.dynamic_encoder(
-            lum.dynamic_features(x_perm, lum.frame_features(x_perm)), torch.zeros(3, 6)
-        )
+        a = lum.dynamic_encoder(lum.dynamic_input(x, None, lum._frames_in), torch.zeros(3, 6))
+        b = lum.dynamic_encoder(lum.dynamic_input(x_perm, None, lum._frames_in), torch.zeros(3, 6))
         assert torch.allclose(a.mean, b.mean, atol=1e-5)
     else:
         assert torch.allclose(lum.encode(x).z_mean, lum.encode(x_perm).z_mean, atol=1e-5)
@@ -127,32 +127,32 @@ def test_luminance_input_hides_colour_from_z(encoder):
 
 
 def test_static_frames_picks_k_distinct_frames_in_order_in_training_only():
-    model = DSAE(_cfg(static_frames=3), (16, 16, 3))
+    model = DSAE(_cfg(static_frames=3), (3, 16, 16))
     h = torch.arange(6.0).view(1, 6, 1).expand(50, 6, 2).contiguous()
     model.train()
     torch.manual_seed(1)
-    picked = model.static_view(h)[..., 0]  # (50, 3) frame indices
+    picked = model.static_view(h, model.training)[..., 0]  # (50, 3) frame indices
     assert picked.shape == (50, 3)
     assert (picked.diff(dim=1) > 0).all()  # distinct, in time order
     assert len({tuple(r.tolist()) for r in picked}) > 5  # random across sequences
     model.eval()
-    assert torch.equal(model.static_view(h), h)  # inference reads every frame
+    assert torch.equal(model.static_view(h, model.training), h)  # inference reads every frame
     with pytest.raises(ValueError, match="static_frames"):
-        DSAE(_cfg(static_frames=-1), (16, 16, 3))
+        DSAE(_cfg(static_frames=-1), (3, 16, 16))
     with pytest.raises(ValueError, match="dynamic_input"):
-        DSAE(_cfg(dynamic_input="hue"), (16, 16, 3))
+        DSAE(_cfg(dynamic_input="hue"), (3, 16, 16))
 
 
 def test_mean_static_encoder_ignores_frame_order_and_lstm_does_not():
     torch.manual_seed(0)
     x = torch.rand(2, 5, 3, 16, 16)
     shuffled = x[:, [3, 0, 4, 1, 2]]
-    mean = DSAE(_cfg(static_encoder="mean"), (16, 16, 3)).eval()
-    lstm = DSAE(_cfg(), (16, 16, 3)).eval()
+    mean = DSAE(_cfg(static_encoder="mean"), (3, 16, 16)).eval()
+    lstm = DSAE(_cfg(), (3, 16, 16)).eval()
     assert torch.allclose(mean.encode(x).f_mean, mean.encode(shuffled).f_mean, atol=1e-5)
     assert not torch.allclose(lstm.encode(x).f_mean, lstm.encode(shuffled).f_mean, atol=1e-4)
     with pytest.raises(ValueError, match="static_encoder"):
-        DSAE(_cfg(static_encoder="gru"), (16, 16, 3))
+        DSAE(_cfg(static_encoder="gru"), (3, 16, 16))
 
 
 def _two_colour_frames(red_cols: int, green: bool = False) -> torch.Tensor:
@@ -167,7 +167,7 @@ def _two_colour_frames(red_cols: int, green: bool = False) -> torch.Tensor:
 
 def test_palette_static_encoder_sees_which_colours_not_where_or_how_much():
     torch.manual_seed(0)
-    model = DSAE(_cfg(static_encoder="palette", dynamic_input="luminance"), (16, 16, 3)).eval()
+    model = DSAE(_cfg(static_encoder="palette", dynamic_input="luminance"), (3, 16, 16)).eval()
     f = model.encode(_two_colour_frames(4)).f_mean
     # the same two colours in other places and amounts: the same f
     moved = model.encode(_two_colour_frames(10)).f_mean
@@ -182,12 +182,12 @@ def test_palette_static_encoder_sees_which_colours_not_where_or_how_much():
 
 def test_palette_with_luminance_drops_the_unused_rgb_encoder_and_trains():
     torch.manual_seed(0)
-    model = DSAE(_cfg(static_encoder="palette", dynamic_input="luminance"), (16, 16, 3))
+    model = DSAE(_cfg(static_encoder="palette", dynamic_input="luminance"), (3, 16, 16))
     assert not hasattr(model, "frame_encoder")
     out = model(torch.rand(2, 4, 3, 16, 16))
     out.x_param.sum().backward()
     assert all(p.grad is not None for p in model.static_encoder.parameters())
-    with_rgb = DSAE(_cfg(static_encoder="palette"), (16, 16, 3))
+    with_rgb = DSAE(_cfg(static_encoder="palette"), (3, 16, 16))
     assert with_rgb(torch.rand(2, 4, 3, 16, 16)).x_param.shape == (2, 4, 3, 16, 16)
     with pytest.raises(ValueError, match="palette needs image"):
         DSAE(_cfg(static_encoder="palette", frame_net="mlp"), (20,))
@@ -197,7 +197,7 @@ def test_silhouette_input_shows_z_the_figure_shape_only():
     """With dynamic_input silhouette, recolouring or reshading the figure leaves z's posterior
     unchanged; moving the figure changes it."""
     torch.manual_seed(0)
-    model = DSAE(_cfg(dynamic_input="silhouette"), (16, 16, 3)).eval()
+    model = DSAE(_cfg(dynamic_input="silhouette"), (3, 16, 16)).eval()
     x = torch.zeros(2, 3, 3, 16, 16)
     x[..., 4:12, 5:9] = torch.rand(2, 3, 3, 8, 4) * 0.9 + 0.1
     recoloured = torch.zeros_like(x)
@@ -211,16 +211,16 @@ def test_silhouette_input_shows_z_the_figure_shape_only():
 
 
 def test_palette_levels_set_the_colour_cells():
-    model = DSAE(_cfg(static_encoder="palette", palette_levels=16), (16, 16, 3))
+    model = DSAE(_cfg(static_encoder="palette", palette_levels=16), (3, 16, 16))
     cells = model.static_encoder.palette(_two_colour_frames(4)).squeeze(0)
     # 16 levels per channel: red (15, 0, 0) = 15 * 256, blue (0, 0, 15) = 15
     assert cells.shape == (4096,) and cells.nonzero().flatten().tolist() == [15, 3840]
     with pytest.raises(ValueError, match="palette_levels"):
-        DSAE(_cfg(static_encoder="palette", palette_levels=1), (16, 16, 3))
+        DSAE(_cfg(static_encoder="palette", palette_levels=1), (3, 16, 16))
 
 
 def test_palette_marks_exactly_the_cells_of_the_pixels_present():
-    model = DSAE(_cfg(static_encoder="palette", palette_levels=5), (8, 8, 3))
+    model = DSAE(_cfg(static_encoder="palette", palette_levels=5), (3, 8, 8))
     g = torch.Generator().manual_seed(3)
     x = torch.rand(3, 2, 3, 8, 8, generator=g)
     x[0, 0, :, 0, 0] = 1.0  # the top edge falls in the last level, not past it
@@ -234,7 +234,7 @@ def test_palette_marks_exactly_the_cells_of_the_pixels_present():
 
 def test_indexed_colour_decoder_gives_means_in_the_unit_interval_and_trains():
     torch.manual_seed(0)
-    model = DSAE(_cfg(decoder_colours=5, decoder_film=True), (16, 16, 3))
+    model = DSAE(_cfg(decoder_colours=5, decoder_film=True), (3, 16, 16))
     x = torch.rand(2, 4, 3, 16, 16)
     out = model(x)
     assert out.x_param.shape == x.shape
@@ -250,7 +250,7 @@ def test_indexed_colour_decoder_gives_means_in_the_unit_interval_and_trains():
     out.x_param.sum().backward()
     assert model.decoder.palette.weight.grad is not None
     with pytest.raises(ValueError, match="gaussian or laplace"):
-        DSAE(_cfg(decoder_colours=4, likelihood="bernoulli"), (16, 16, 3))
+        DSAE(_cfg(decoder_colours=4, likelihood="bernoulli"), (3, 16, 16))
     with pytest.raises(ValueError, match="image frames"):
         DSAE(_cfg(decoder_colours=4, frame_net="mlp"), (20,))
 
@@ -258,8 +258,8 @@ def test_indexed_colour_decoder_gives_means_in_the_unit_interval_and_trains():
 def test_linear_mean_is_the_raw_output_clamped_only_when_decoding():
     torch.manual_seed(0)
     x = torch.rand(2, 4, 3, 16, 16)
-    lin = DSAE(_cfg(mean_activation="linear"), (16, 16, 3))
-    sig = DSAE(_cfg(), (16, 16, 3))
+    lin = DSAE(_cfg(mean_activation="linear"), (3, 16, 16))
+    sig = DSAE(_cfg(), (3, 16, 16))
     sig.load_state_dict(lin.state_dict())  # same weights, only the link differs
     with torch.no_grad():  # push the output far outside [0, 1]
         lin.decoder.deconvs[-1].bias.copy_(torch.tensor([3.0, -3.0, 0.5]))
@@ -276,14 +276,14 @@ def test_linear_mean_is_the_raw_output_clamped_only_when_decoding():
     g = torch.autograd.grad(out.x_param[..., 0, :, :].sum(), lin.decoder.deconvs[-1].bias)[0]
     assert float(g[0]) == pytest.approx(out.x_param[..., 0, :, :].numel())
     with pytest.raises(ValueError, match="mean_activation"):
-        DSAE(_cfg(mean_activation="tanh"), (16, 16, 3))
+        DSAE(_cfg(mean_activation="tanh"), (3, 16, 16))
     with pytest.raises(ValueError, match="gaussian or laplace"):
-        DSAE(_cfg(mean_activation="linear", likelihood="bernoulli"), (16, 16, 3))
+        DSAE(_cfg(mean_activation="linear", likelihood="bernoulli"), (3, 16, 16))
 
 
 def test_decoder_channels_widen_the_decoder_only():
-    same = DSAE(_cfg(), (16, 16, 3))
-    wide = DSAE(_cfg(decoder_channels=[12, 16]), (16, 16, 3))
+    same = DSAE(_cfg(), (3, 16, 16))
+    wide = DSAE(_cfg(decoder_channels=[12, 16]), (3, 16, 16))
     enc = [m.out_channels for m in wide.frame_encoder.modules() if isinstance(m, torch.nn.Conv2d)]
     assert enc == [
         m.out_channels for m in same.frame_encoder.modules() if isinstance(m, torch.nn.Conv2d)
@@ -302,8 +302,8 @@ def test_decoder_channels_widen_the_decoder_only():
 def test_softplus_mean_saturates_toward_black_only():
     torch.manual_seed(0)
     x = torch.rand(2, 4, 3, 16, 16)
-    lin = DSAE(_cfg(mean_activation="linear"), (16, 16, 3))
-    sp = DSAE(_cfg(mean_activation="softplus"), (16, 16, 3))
+    lin = DSAE(_cfg(mean_activation="linear"), (3, 16, 16))
+    sp = DSAE(_cfg(mean_activation="softplus"), (3, 16, 16))
     sp.load_state_dict(lin.state_dict())
     e = lin.encode(x)
     with torch.no_grad():
@@ -316,11 +316,11 @@ def test_softplus_mean_saturates_toward_black_only():
     (g,) = torch.autograd.grad(MEAN_ACTIVATIONS["softplus"](o).sum(), o)
     assert float(g[0]) > 0.9 and float(g[1]) < 0.01
     with pytest.raises(ValueError, match="gaussian or laplace"):
-        DSAE(_cfg(mean_activation="softplus", likelihood="bernoulli"), (16, 16, 3))
+        DSAE(_cfg(mean_activation="softplus", likelihood="bernoulli"), (3, 16, 16))
 
 
 def test_decode_frames_draws_k_distinct_frames_in_training_only():
-    model = DSAE(_cfg(decode_frames=2), (16, 16, 3))
+    model = DSAE(_cfg(decode_frames=2), (3, 16, 16))
     x = torch.rand(40, 5, 3, 16, 16)
     model.train()
     torch.manual_seed(3)
@@ -338,7 +338,7 @@ def test_decode_frames_draws_k_distinct_frames_in_training_only():
     out = model(x)
     assert out.frames is None and out.x_param.shape == x.shape
     with pytest.raises(ValueError, match="decode_frames"):
-        DSAE(_cfg(decode_frames=-1), (16, 16, 3))
+        DSAE(_cfg(decode_frames=-1), (3, 16, 16))
 
 
 @pytest.mark.parametrize(
@@ -347,11 +347,11 @@ def test_decode_frames_draws_k_distinct_frames_in_training_only():
 def test_posterior_init_logvar_starts_both_posteriors_at_that_variance_and_trains(kw):
     x = torch.rand(3, 4, 3, 16, 16)
     torch.manual_seed(0)
-    plain = DSAE(_cfg(**kw), (16, 16, 3))
+    plain = DSAE(_cfg(**kw), (3, 16, 16))
     torch.manual_seed(0)
-    same = DSAE(_cfg(posterior_init_logvar=0.0, **kw), (16, 16, 3))
+    same = DSAE(_cfg(posterior_init_logvar=0.0, **kw), (3, 16, 16))
     torch.manual_seed(0)
-    narrow = DSAE(_cfg(posterior_init_logvar=-6.0, **kw), (16, 16, 3))
+    narrow = DSAE(_cfg(posterior_init_logvar=-6.0, **kw), (3, 16, 16))
     for a, b in zip(plain.state_dict().values(), same.state_dict().values(), strict=True):
         assert torch.equal(a, b)  # 0 leaves the default initialisation alone
     out = narrow(x)

@@ -10,17 +10,9 @@ from dsae.config import ModelConfig, ObjectiveConfig
 from dsae.errors import DsaeError
 from dsae.models.blocks import Gaussian
 from dsae.models.dsae import DSAE
-from dsae.objectives.elbo import (
-    EDGE_THRESHOLD,
-    bernoulli_nll,
-    edge_mask,
-    elbo_terms,
-    gaussian_kl,
-    gaussian_nll,
-    kl_weight,
-    laplace_nll,
-    pixel_weight,
-)
+from dsae.models.likelihoods import LIKELIHOODS, bernoulli_nll, gaussian_nll, laplace_nll
+from dsae.objectives.elbo import elbo_terms, gaussian_kl, kl_weight, weigh
+from dsae.objectives.weights import EDGE_THRESHOLD, edge_mask, pixel_weight
 
 
 def _normal(g: Gaussian) -> Independent:
@@ -70,12 +62,12 @@ def test_laplace_model_gives_means_in_the_unit_interval_and_weighs_errors_linear
             likelihood="laplace",
             sigma_x=0.1,
         ),
-        (8, 8, 3),
+        (3, 8, 8),
     )
     x = torch.rand(2, 3, 3, 8, 8)
     out = model(x)
     assert 0 <= float(out.x_param.detach().min()) <= float(out.x_param.detach().max()) <= 1
-    t = elbo_terms(out, x, ObjectiveConfig(), "laplace", model.log_sigma)
+    t = elbo_terms(model, x, out, ObjectiveConfig())
     t.loss.backward()
     assert torch.isfinite(t.loss)
     # doubling every error doubles the data term: |x - mean| / b, not (x - mean)^2
@@ -104,7 +96,7 @@ def _tiny_model(encoder: str = "factorised") -> DSAE:
         z_dim=3,
         sigma_x=0.1,
     )
-    return DSAE(cfg, (16, 16, 3))
+    return DSAE(cfg, (3, 16, 16))
 
 
 def test_elbo_terms_weights_and_sum():
@@ -112,14 +104,19 @@ def test_elbo_terms_weights_and_sum():
     model = _tiny_model()
     x = torch.rand(4, 5, 3, 16, 16)
     out = model(x)
-    t1 = elbo_terms(out, x, ObjectiveConfig(beta_f=1, beta_z=1), "gaussian", model.log_sigma)
-    t2 = elbo_terms(out, x, ObjectiveConfig(beta_f=3, beta_z=0.5), "gaussian", model.log_sigma)
+    t1 = elbo_terms(model, x, out, ObjectiveConfig(beta_f=1, beta_z=1))
+    t2 = elbo_terms(model, x, out, ObjectiveConfig(beta_f=3, beta_z=0.5))
     torch.testing.assert_close(t1.loss, t1.recon + t1.kl_f + t1.kl_z)
     torch.testing.assert_close(t2.loss, t2.recon + 3 * t2.kl_f + 0.5 * t2.kl_z)
     torch.testing.assert_close(t1.elbo, -t1.loss)
     # the z KL is against the prior run on the posterior samples, summed over time
     kl_z = gaussian_kl(out.q_z, model.prior(out.z)).sum(-1).mean()
     torch.testing.assert_close(t1.kl_z, kl_z)
+    # the model's per-sequence terms, weighed and averaged over the batch
+    terms = model.loss_terms(x, out)
+    assert terms.recon.shape == terms.kl_f.shape == terms.kl_z.shape == (4,)
+    w = weigh(terms, ObjectiveConfig(beta_f=3, beta_z=0.5, kl_warmup_steps=4), step=1)
+    torch.testing.assert_close(w.loss, t2.recon + 0.5 * (3 * t2.kl_f + 0.5 * t2.kl_z))
 
 
 def test_elbo_decreases_on_a_small_batch():
@@ -133,7 +130,7 @@ def test_elbo_decreases_on_a_small_batch():
     mse_before = float((model.reconstruct(x) - x).pow(2).mean())
     losses = []
     for _ in range(80):
-        t = elbo_terms(model(x), x, ObjectiveConfig(), "gaussian", model.log_sigma)
+        t = elbo_terms(model, x, model(x), ObjectiveConfig())
         opt.zero_grad()
         t.loss.backward()
         opt.step()
@@ -171,14 +168,15 @@ def test_edge_weight_scales_the_squared_error_on_edge_pixels():
     x[:, :, :, 4:12, 4:12] = 0.8  # a square: its border is an edge, its inside and the rest not
     out = model(x)
     log_sigma = model.log_sigma
-    plain = elbo_terms(out, x, ObjectiveConfig(), "gaussian", log_sigma)
-    weighted = elbo_terms(out, x, ObjectiveConfig(edge_weight=4.0), "gaussian", log_sigma)
+    plain = elbo_terms(model, x, out, ObjectiveConfig())
+    weighted = elbo_terms(model, x, out, ObjectiveConfig(edge_weight=4.0))
     sq = (x - out.x_param).pow(2) * torch.exp(-2 * log_sigma)
     edge_sq = 0.5 * (sq * edge_mask(x)).reshape(2, -1).sum(-1).mean()
     torch.testing.assert_close(weighted.recon - plain.recon, 4.0 * edge_sq)
     assert float(edge_sq.detach()) > 0
-    lap_plain = elbo_terms(out, x, ObjectiveConfig(), "laplace", log_sigma)
-    lap = elbo_terms(out, x, ObjectiveConfig(edge_weight=1.0), "laplace", log_sigma)
+    model.likelihood = LIKELIHOODS["laplace"]()  # the same decoder under a Laplace p(x | z, f)
+    lap_plain = elbo_terms(model, x, out, ObjectiveConfig())
+    lap = elbo_terms(model, x, out, ObjectiveConfig(edge_weight=1.0))
     ab = (x - out.x_param).abs() * torch.exp(-log_sigma)
     torch.testing.assert_close(
         lap.recon - lap_plain.recon, (ab * edge_mask(x)).reshape(2, -1).sum(-1).mean()
@@ -233,22 +231,22 @@ def test_decoded_frame_subsets_estimate_the_full_reconstruction_term_without_bia
             likelihood=likelihood,
             sigma_x=0.2,
         ),
-        (16, 16, 3),
+        (3, 16, 16),
     )
     x = torch.rand(3, 4, 3, 16, 16)
     if likelihood == "bernoulli":
         x = (x > 0.5).float()
     cfg = ObjectiveConfig()
     full = model(x)
-    whole = elbo_terms(full, x, cfg, likelihood, model.log_sigma).recon
+    whole = elbo_terms(model, x, full, cfg).recon
     ar = torch.arange(3).unsqueeze(1)
     subsets = list(itertools.combinations(range(4), 2))
     recons = []
     for s in subsets:
         idx = torch.tensor(s).expand(3, 2)
         part = dataclasses.replace(full, x_param=full.x_param[ar, idx], frames=idx)
-        recons.append(elbo_terms(part, x, cfg, likelihood, model.log_sigma).recon)
+        recons.append(elbo_terms(model, x, part, cfg).recon)
         one = dataclasses.replace(full, x_param=full.x_param[:, list(s)])
-        sub = elbo_terms(one, x[:, list(s)], cfg, likelihood, model.log_sigma).recon
+        sub = elbo_terms(model, x[:, list(s)], one, cfg).recon
         torch.testing.assert_close(recons[-1], 2.0 * sub)
     torch.testing.assert_close(torch.stack(recons).mean(), whole)

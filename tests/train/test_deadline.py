@@ -1,13 +1,21 @@
 import dataclasses
+import itertools
 import json
 import time
 
 import pytest
 import torch
 
-from dsae.train import train
+import dsae.train.loop as loop
+from dsae.train import METRICS_FILE, train
 from dsae.train.checkpoint import load_checkpoint
-from dsae.train.loop import METRICS_FILE, fit_horizon, lr_lambda
+from dsae.train.schedule import fit_horizon, lr_lambda
+
+
+def fake_clock(tick: float = 0.1):
+    """Seconds that advance by ``tick`` at every reading: the same steps on any machine."""
+    counter = itertools.count()
+    return lambda: next(counter) * tick
 
 
 def test_a_deadline_ends_the_steps_early_and_the_run_still_finishes(tmp_path, tiny_config):
@@ -16,19 +24,46 @@ def test_a_deadline_ends_the_steps_early_and_the_run_still_finishes(tmp_path, ti
         model=dataclasses.replace(tiny_config.model, f_prior="mixture", f_prior_components=2),
         train=dataclasses.replace(tiny_config.train, max_steps=100_000, ckpt_every=100_000),
     )
-    start = time.monotonic()
-    res = train(cfg, tmp_path / "run", deadline=start + 4.0, end_reserve_s=1.0)
-    returned = time.monotonic()
-    assert res.out_of_time and 0 < res.step < cfg.train.max_steps
+    # steps of 0.1 s on the fake clock; none starts once it would end past 4.0 - 1.0
+    res = train(cfg, tmp_path / "run", deadline=4.0, end_reserve_s=1.0, clock=fake_clock())
+    assert res.out_of_time and res.step == 29
     state = load_checkpoint(tmp_path / "run")
     assert state["step"] == res.step and state["out_of_time"] is True
     assert "f" in state["prior_fit"]  # the end-of-training work ran: p(f) was fitted
-    # the steps ran up to about the deadline less the reserve (tiny steps: milliseconds),
-    # not far past the deadline (the tiny prior fit takes well under its reserve)
-    assert start + 4.0 - 1.0 - 0.5 < returned < start + 4.0 + 2.0
+    assert (tmp_path / "run" / "samplers.pt").is_file()
     # resuming goes on from there, as from an interruption
     more = train(cfg, tmp_path / "run", resume=True, stop_at=res.step + 3)
     assert more.step == res.step + 3 and not more.out_of_time
+
+
+def test_a_deadline_on_the_wall_clock_is_kept(tmp_path, tiny_config):
+    cfg = dataclasses.replace(
+        tiny_config,
+        train=dataclasses.replace(tiny_config.train, max_steps=100_000, ckpt_every=100_000),
+    )
+    start = time.monotonic()
+    res = train(cfg, tmp_path / "run", deadline=start + 2.0)
+    assert res.out_of_time and res.step < cfg.train.max_steps
+
+
+def test_a_fake_clock_ends_the_steps_at_the_same_step_every_time(tmp_path, tiny_config):
+    cfg = dataclasses.replace(
+        tiny_config,
+        train=dataclasses.replace(tiny_config.train, max_steps=1000, ckpt_every=1000),
+    )
+    # one reading per step start: the step takes 0.1 s, and a step that would end past
+    # 3.0 - 0.5 does not start: steps start at t = 0.0, ..., 2.3
+    res = train(cfg, tmp_path / "a", deadline=3.0, end_reserve_s=0.5, clock=fake_clock())
+    again = train(cfg, tmp_path / "b", deadline=3.0, end_reserve_s=0.5, clock=fake_clock())
+    assert res.out_of_time and res.step == again.step == 24
+    fitted = train(
+        dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, log_every=5)),
+        tmp_path / "c",
+        deadline=10.0,
+        fit_schedule=True,
+        clock=fake_clock(),
+    )
+    assert fitted.step == fitted.schedule_steps < cfg.train.max_steps
 
 
 def test_without_a_deadline_nothing_changes(tmp_path, tiny_config):
@@ -44,11 +79,15 @@ def test_a_schedule_fitted_to_a_deadline_anneals_as_the_time_runs_out(tmp_path, 
             tiny_config.train, max_steps=100_000, ckpt_every=100_000, log_every=5
         ),
     )
-    start = time.monotonic()
-    res = train(cfg, tmp_path / "run", deadline=start + 4.0, end_reserve_s=0.5, fit_schedule=True)
-    returned = time.monotonic()
+    res = train(
+        cfg,
+        tmp_path / "run",
+        deadline=6.0,
+        end_reserve_s=0.5,
+        fit_schedule=True,
+        clock=fake_clock(),
+    )
     assert 20 < res.step <= res.schedule_steps < cfg.train.max_steps
-    assert returned < start + 4.0 + 2.0
     state = load_checkpoint(tmp_path / "run")
     assert state["schedule_steps"] == res.schedule_steps and state["step"] == res.step
     # the learning rate reached its floor as the time ran out (an unfitted schedule to
@@ -82,25 +121,23 @@ def test_the_cosine_decay_follows_a_moving_horizon(tiny_config):
 def test_an_interrupt_during_the_prior_fit_keeps_the_steps(
     tmp_path, tiny_config, monkeypatch, ema_decay
 ):
-    import dsae.train.priors as priors
-
     cfg = dataclasses.replace(
         tiny_config,
         model=dataclasses.replace(tiny_config.model, f_prior="mixture", f_prior_components=2),
         train=dataclasses.replace(tiny_config.train, ckpt_every=2, ema_decay=ema_decay),
     )
     steps = cfg.train.max_steps
-    real_fit = priors.fit_priors
+    real_fit = loop.fit_sampler
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt  # as the benchmark's watchdog does at its deadline
 
-    monkeypatch.setattr(priors, "fit_priors", interrupted)
+    monkeypatch.setattr(loop, "fit_sampler", interrupted)
     with pytest.raises(KeyboardInterrupt):
         train(cfg, tmp_path / "run")
     state = load_checkpoint(tmp_path / "run")
     assert state["step"] == steps and "prior_fit" not in state and "model_raw" not in state
-    monkeypatch.setattr(priors, "fit_priors", real_fit)
+    monkeypatch.setattr(loop, "fit_sampler", real_fit)
     resumed = train(cfg, tmp_path / "run", resume=True)  # fits the priors, takes no step
     again = train(cfg, tmp_path / "whole")
     assert resumed.step == again.step == steps and resumed.finish_s > 0

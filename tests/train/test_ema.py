@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from dsae.errors import DsaeError
-from dsae.train.loop import WeightAverage
+from dsae.train.extras import WeightAverage
 
 
 def test_weight_average_follows_its_formula_with_a_warm_up():

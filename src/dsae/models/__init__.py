@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from torch import nn
-
 from dsae.config import ModelConfig
-from dsae.models.dsae import DSAE, DSAEOutput, Encoding
+from dsae.errors import DsaeError
+from dsae.models.base import Encoding, LossTerms, SequentialVAE, TrainPass
+from dsae.models.dsae import DSAE
 
-MODELS: dict[str, type[nn.Module]] = {"dsae": DSAE}
+MODELS: dict[str, type[SequentialVAE]] = {"dsae": DSAE}
 
 
-def build_model(cfg: ModelConfig, frame_shape: tuple[int, ...]) -> DSAE:
-    """Instantiate the model named ``cfg.name`` for frames of ``frame_shape``."""
+def build_model(cfg: ModelConfig, frame_shape: tuple[int, ...]) -> SequentialVAE:
+    """The model named ``cfg.name`` for frames of ``frame_shape`` ((C, H, W) or (D,))."""
     if cfg.name not in MODELS:
-        from dsae.errors import DsaeError
-
         raise DsaeError(f"unknown model {cfg.name!r}; known: {', '.join(sorted(MODELS))}")
-    return MODELS[cfg.name](cfg, frame_shape)
+    return MODELS[cfg.name](cfg, tuple(frame_shape))
 
 
-__all__ = ["DSAE", "DSAEOutput", "Encoding", "MODELS", "build_model"]
+__all__ = ["DSAE", "MODELS", "Encoding", "LossTerms", "SequentialVAE", "TrainPass", "build_model"]

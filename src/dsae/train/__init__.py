@@ -1,23 +1,41 @@
-"""Training: the loop, checkpoints and run directories."""
+"""Training: the loop, checkpoints, run directories and the training pass's precision."""
 
-from dsae.train.checkpoint import load_checkpoint, save_checkpoint
-from dsae.train.loop import (
+from dsae.train.batches import EpochSampler, frames_to_tensor, tensor_to_frames
+from dsae.train.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
+from dsae.train.loop import TrainResult, train
+from dsae.train.precision import (
+    amx_available,
+    autocast_context,
+    bf16_available,
+    bf16_usable,
+    resolve_autocast,
+)
+from dsae.train.runs import (
+    CONFIG_FILE,
+    METRICS_FILE,
     LoadedRun,
-    TrainResult,
-    frames_to_tensor,
     load_run,
+    make_model,
     prepare_data,
-    tensor_to_frames,
-    train,
 )
 
 __all__ = [
+    "CHECKPOINT_FILE",
+    "CONFIG_FILE",
+    "METRICS_FILE",
+    "EpochSampler",
     "LoadedRun",
     "TrainResult",
+    "amx_available",
+    "autocast_context",
+    "bf16_available",
+    "bf16_usable",
     "frames_to_tensor",
     "load_checkpoint",
     "load_run",
+    "make_model",
     "prepare_data",
+    "resolve_autocast",
     "save_checkpoint",
     "tensor_to_frames",
     "train",

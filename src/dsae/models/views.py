@@ -1,0 +1,190 @@
+"""Input views: what each posterior reads, chosen by name.
+
+Static readers (``model.static_encoder``) give q(f | x_1:T): ``lstm`` (a bi-LSTM over the
+frame features, Li & Mandt 2018), ``mean`` (an average of per-frame features: blind to
+frame order) and ``palette`` (which quantised colours occur: blind to the pose).
+Dynamic inputs (``model.dynamic_input``) are the frame features q(z_t | .) reads: ``frames``
+(the shared features h_t), ``luminance`` (a colour-free frame) and ``silhouette`` (the
+figure's mask). The frame subset (``model.static_frames``) shows q(f | x) k random frames in
+training. The last ones are augmentations in the spirit of C-DSVAE's content- and
+motion-preserving views, applied to the encoders' inputs instead of extra passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from dsae.config import ModelConfig
+from dsae.models.blocks import ConvFrameEncoder, Gaussian, GaussianHead
+
+SILHOUETTE_THRESHOLD = 0.02  # silhouette: figure pixels over a black background
+
+Fold = Callable[[torch.Tensor], torch.Tensor]  # (B, T, ...) -> (B*T, ...) for frame networks
+
+
+class StaticEncoder(nn.Module):
+    """q(f | x_1:T): a bidirectional LSTM over frame features, read at both ends."""
+
+    reads = "features"
+
+    def __init__(self, frame_dim: int, hidden_dim: int, f_dim: int):
+        super().__init__()
+        self.lstm = nn.LSTM(frame_dim, hidden_dim, batch_first=True, bidirectional=True)
+        self.head = GaussianHead(2 * hidden_dim, f_dim)
+
+    def forward(self, h: torch.Tensor) -> Gaussian:  # h: (B, T, frame_dim)
+        out, _ = self.lstm(h)
+        hd = out.shape[-1] // 2
+        summary = torch.cat([out[:, -1, :hd], out[:, 0, hd:]], dim=-1)
+        return self.head(summary)
+
+
+class MeanStaticEncoder(nn.Module):
+    """q(f | x_1:T): an MLP on each frame's features, averaged over the frames it reads."""
+
+    reads = "features"
+
+    def __init__(self, frame_dim: int, hidden_dim: int, f_dim: int):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(frame_dim, hidden_dim), nn.LeakyReLU(0.2))
+        self.head = GaussianHead(hidden_dim, f_dim)
+
+    def forward(self, h: torch.Tensor) -> Gaussian:  # h: (B, T, frame_dim)
+        return self.head(self.net(h).mean(1))
+
+
+class PaletteStaticEncoder(nn.Module):
+    """q(f | x_1:T) from the palette: an MLP on which quantised colours occur in the frames.
+
+    Every channel is cut into ``levels`` equal bins, so a pixel falls into one of
+    levels^C colour cells; the encoder sees, per cell, only whether any pixel of the frames
+    it reads falls there (not where, nor how many). A content view that keeps appearance
+    and hides almost all of the pose; it has no parameters before the MLP.
+    """
+
+    reads = "pixels"
+
+    def __init__(self, in_channels: int, hidden_dim: int, f_dim: int, levels: int = 8):
+        super().__init__()
+        self.levels = levels
+        self.cells = levels**in_channels
+        self.net = nn.Sequential(nn.Linear(self.cells, hidden_dim), nn.LeakyReLU(0.2))
+        self.head = GaussianHead(hidden_dim, f_dim)
+
+    def palette(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, C, H, W) in [0, 1] -> (B, levels^C) 0/1 presence of each colour cell."""
+        b, c = x.shape[0], x.shape[2]
+        # the cell index fits int32 and x >= 0 truncates to the floor: int32 halves the traffic
+        q = (x.detach() * self.levels).clamp_(0, self.levels - 1).to(torch.int32)
+        code = q[:, :, 0]
+        for i in range(1, c):
+            code = code * self.levels + q[:, :, i]
+        out = torch.zeros(b, self.cells, device=x.device, dtype=x.dtype)
+        return out.scatter_(1, code.reshape(b, -1).long(), 1.0)
+
+    def forward(self, x: torch.Tensor) -> Gaussian:  # x: (B, T, C, H, W)
+        return self.head(self.net(self.palette(x)))
+
+
+STATIC_READERS: dict[str, type[nn.Module]] = {
+    "lstm": StaticEncoder,
+    "mean": MeanStaticEncoder,
+    "palette": PaletteStaticEncoder,
+}
+
+
+def build_static_reader(cfg: ModelConfig, frame_shape: tuple[int, ...]) -> nn.Module:
+    """q(f | x_1:T) of ``cfg.static_encoder``; ``reads`` says whether it takes features or pixels."""
+    if cfg.static_encoder not in STATIC_READERS:
+        raise ValueError(
+            f"unknown static_encoder {cfg.static_encoder!r} ({', '.join(STATIC_READERS)})"
+        )
+    if cfg.static_encoder == "palette":
+        if len(frame_shape) != 3:
+            raise ValueError("static_encoder palette needs image frames")
+        if cfg.palette_levels < 2:
+            raise ValueError(f"palette_levels must be >= 2, got {cfg.palette_levels}")
+        return PaletteStaticEncoder(frame_shape[0], cfg.hidden_dim, cfg.f_dim, cfg.palette_levels)
+    return STATIC_READERS[cfg.static_encoder](cfg.frame_dim, cfg.hidden_dim, cfg.f_dim)
+
+
+class FrameSubset:
+    """The frames q(f | x) reads: all, or (training, k > 0) k random ones per sequence in
+    time order, a content-preserving augmentation."""
+
+    def __init__(self, k: int):
+        if k < 0:
+            raise ValueError(f"static_frames must be >= 0, got {k}")
+        self.k = k
+
+    def __call__(self, h: torch.Tensor, training: bool) -> torch.Tensor:  # (B, T, ...)
+        b, t = h.shape[:2]
+        if not training or self.k <= 0 or self.k >= t:
+            return h
+        idx = torch.rand(b, t, device=h.device).argsort(1)[:, : self.k].sort(1).values
+        return h[torch.arange(b, device=h.device).unsqueeze(1), idx]
+
+
+class FramesInput(nn.Module):
+    """q(z_t | .) reads the shared frame features h_t."""
+
+    uses_shared = True
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor | None, fold: Fold) -> torch.Tensor:
+        assert h is not None
+        return h
+
+
+class LuminanceInput(nn.Module):
+    """q(z_t | .) reads a one-channel frame sum_c w_c x_c through its own encoder, with
+    w_c ~ U(0.2, 1) normalised to sum 1 per sequence in training (no part of a figure goes
+    dark) and w = 1/C otherwise: it keeps the motion and hides colour from z."""
+
+    uses_shared = False
+
+    def __init__(self, cfg: ModelConfig, frame_shape: tuple[int, ...]):
+        super().__init__()
+        self.encoder = ConvFrameEncoder(1, frame_shape[1], cfg.channels, cfg.frame_dim, cfg.norm)
+
+    def view(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, C, H, W) -> (B, T, 1, H, W)
+        b, c = x.shape[0], x.shape[2]
+        if self.training:
+            w = 0.2 + 0.8 * torch.rand(b, 1, c, 1, 1, device=x.device, dtype=x.dtype)
+            w = w / w.sum(2, keepdim=True)
+        else:
+            w = torch.full((1, 1, c, 1, 1), 1.0 / c, device=x.device, dtype=x.dtype)
+        return (x * w).sum(2, keepdim=True)
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor | None, fold: Fold) -> torch.Tensor:
+        b, t = x.shape[:2]
+        return self.encoder(fold(self.view(x))).view(b, t, -1)
+
+
+class SilhouetteInput(LuminanceInput):
+    """q(z_t | .) reads the figure's mask (1 where any channel exceeds SILHOUETTE_THRESHOLD
+    over a black background): the shape and pose, no colour nor shading inside."""
+
+    def view(self, x: torch.Tensor) -> torch.Tensor:
+        return (x.amax(2, keepdim=True) > SILHOUETTE_THRESHOLD).to(x.dtype)
+
+
+DYNAMIC_INPUTS: dict[str, type[nn.Module]] = {
+    "frames": FramesInput,
+    "luminance": LuminanceInput,
+    "silhouette": SilhouetteInput,
+}
+
+
+def build_dynamic_input(cfg: ModelConfig, frame_shape: tuple[int, ...]) -> nn.Module:
+    """The input view of q(z_t | .) named by ``cfg.dynamic_input``."""
+    kind = cfg.dynamic_input
+    if kind not in DYNAMIC_INPUTS:
+        raise ValueError(f"unknown dynamic_input {kind!r} ({', '.join(DYNAMIC_INPUTS)})")
+    if kind == "frames":
+        return FramesInput()
+    if len(frame_shape) != 3:
+        raise ValueError(f"dynamic_input {kind} needs image frames")
+    return DYNAMIC_INPUTS[kind](cfg, frame_shape)

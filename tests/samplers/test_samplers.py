@@ -6,6 +6,7 @@ import torch
 
 from dsae.config import ModelConfig
 from dsae.data import load_split
+from dsae.data.modality import modality_for
 from dsae.errors import DsaeError
 from dsae.models.dsae import DSAE
 from dsae.samplers import (
@@ -22,7 +23,6 @@ from dsae.samplers import (
     save_samplers,
 )
 from dsae.train import frames_to_tensor, load_run, train
-from dsae.train.batches import StoredFrames
 from dsae.train.checkpoint import load_checkpoint
 
 
@@ -118,7 +118,7 @@ def test_training_fits_the_f_mixture_to_the_aggregate_posterior(tiny_config, tmp
     assert torch.allclose(f.mean(0), q_mean, atol=0.02 + 0.2 * float(q_var.sqrt().max()))
     assert torch.allclose(f.var(0), q_var, rtol=0.3, atol=0.02)
     # refitting with the same seed gives the same mixture
-    e = encode_split(run.model, StoredFrames(), split.x, cfg.train.batch_size)
+    e = encode_split(run.model, split.meta.modality, split.x, cfg.train.batch_size)
     again, _ = fit_sampler(run.model, cfg.model, e, cfg.train.seed, cfg.train.batch_size)
     assert torch.equal(again.f_part.mean, run.sampler.f_part.mean)
 
@@ -236,9 +236,9 @@ def test_resuming_a_run_with_an_aggregate_sampler_is_exact(tiny_config, tmp_path
 def test_encode_split_is_batched_in_eval_mode():
     model = _model().train()
     x = np.random.default_rng(0).integers(0, 256, (5, 3, 16, 16, 3), dtype=np.uint8)
-    e1 = encode_split(model, StoredFrames(), x, batch_size=2)
-    e2 = encode_split(model, StoredFrames(), x, batch_size=5)
+    e1 = encode_split(model, modality_for(x.shape[2:]), x, batch_size=2)
+    e2 = encode_split(model, modality_for(x.shape[2:]), x, batch_size=5)
     torch.testing.assert_close(e1.z_mean, e2.z_mean)
     assert e1.f_mean.shape == (5, 3) and model.training
     with pytest.raises(DsaeError, match="batch size"):
-        encode_split(model, StoredFrames(), x, batch_size=0)
+        encode_split(model, modality_for(x.shape[2:]), x, batch_size=0)

@@ -44,16 +44,3 @@ def tensor_to_frames(x: torch.Tensor) -> np.ndarray:
     if x.dim() == 5:
         return (x.clamp(0, 1).permute(0, 1, 3, 4, 2) * 255).round().to(torch.uint8).numpy()
     return x.float().numpy()
-
-
-def model_shape(stored: tuple[int, ...]) -> tuple[int, ...]:
-    """A frame's shape for models: (H, W, C) images -> (C, H, W); (D,) vectors as they are."""
-    return (stored[2], stored[0], stored[1]) if len(stored) == 3 else tuple(stored)
-
-
-class StoredFrames:
-    """The conversion :func:`dsae.samplers.encode_split` applies to stored frames."""
-
-    @staticmethod
-    def to_tensor(x: np.ndarray) -> torch.Tensor:
-        return frames_to_tensor(x)

@@ -21,11 +21,12 @@ from tqdm import tqdm
 
 from dsae.config import Config
 from dsae.data import fingerprint, load_meta, load_split
+from dsae.data.modality import Modality
 from dsae.errors import DsaeError
 from dsae.objectives.elbo import elbo_terms
 from dsae.objectives.mi import MI_THROUGH
 from dsae.samplers import SAMPLERS_FILE, encode_split, fit_sampler, save_samplers, wants_sampler
-from dsae.train.batches import EpochSampler, StoredFrames, frames_to_tensor
+from dsae.train.batches import EpochSampler
 from dsae.train.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 from dsae.train.extras import MIPenalty, WeightAverage
 from dsae.train.precision import autocast_context, resolve_autocast
@@ -227,7 +228,7 @@ def train(
                 if timer.out_of_time():
                     out_of_time = True
                     break
-                x = frames_to_tensor(split.x[batches.indices(step)])
+                x = meta.modality.to_tensor(split.x[batches.indices(step)])
                 with autocast_context(autocast):
                     out = model(x)
                     terms = elbo_terms(model, x, out, cfg.objective, step)
@@ -291,7 +292,7 @@ def train(
             model_raw = trained
             ema.copy_to(model)
         try:  # training-sized batches: the pass reuses the blocks the steps freed (heap_keep_mb)
-            prior_fit.update(finish_sampler(model, cfg, split.x, run))
+            prior_fit.update(finish_sampler(model, cfg, meta.modality, split.x, run))
         except KeyboardInterrupt:  # the steps are kept as they ended; resuming fits the sampler
             model_raw = None
             checkpoint(step, wall_offset + time.perf_counter() - t0, weights=trained)
@@ -309,13 +310,15 @@ def train(
     )
 
 
-def finish_sampler(model, cfg: Config, x, run: Path) -> dict:  # type: ignore[no-untyped-def]
+def finish_sampler(  # type: ignore[no-untyped-def]
+    model, cfg: Config, modality: Modality, x, run: Path
+) -> dict:
     """Fit the configured sampler to the training split and save it beside the checkpoint;
     returns the fit's report ({} when the config has only the learnt prior)."""
     if not wants_sampler(cfg.model):
         return {}
     t0 = time.perf_counter()
-    encoding = encode_split(model, StoredFrames(), x, cfg.train.batch_size)
+    encoding = encode_split(model, modality, x, cfg.train.batch_size)
     report: dict = {"encode_s": round(time.perf_counter() - t0, 3)}
     sampler, fitted = fit_sampler(model, cfg.model, encoding, cfg.train.seed, cfg.train.batch_size)
     if sampler is not None:

@@ -26,7 +26,6 @@ from dsae.samplers import (
     samplers_for,
     wants_sampler,
 )
-from dsae.train.batches import model_shape
 from dsae.train.checkpoint import load_checkpoint
 
 METRICS_FILE = "metrics.jsonl"
@@ -56,7 +55,7 @@ def make_model(cfg: Config, meta: DatasetMeta) -> SequentialVAE:
     """The model of ``cfg`` for the frames of ``meta``; config mistakes are user errors."""
     check_sampler_config(cfg.model)
     try:
-        model = build_model(cfg.model, model_shape(meta.frame_shape))
+        model = build_model(cfg.model, meta.modality.model_shape)
     except ValueError as e:
         raise DsaeError(f"model config: {e}") from None
     if cfg.train.channels_last:

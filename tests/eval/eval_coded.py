@@ -83,7 +83,8 @@ class Oracle:
 
     def _frame_logits(self, x: np.ndarray) -> dict[str, np.ndarray]:
         out = {}
-        for name, (r, c, ch) in REGIONS.items():
+        for name in self.factor_names:
+            r, c, ch = REGIONS[name]
             k = self.n_classes[name]
             m = x[:, :, r, c, ch].astype(np.float64).mean(axis=(2, 3)) / 255.0  # (N, T)
             out[name] = -(((m[..., None] - level(np.arange(k), k)) * 2 * k) ** 2)

@@ -1,6 +1,8 @@
-"""Evaluation: judges (``judge``, ``judge_train``), metrics as pure functions (``scores``,
-``latent_metrics``, ``latent_mig``, ``latent_summary``), protocols chosen by what the data
-has (``protocols``), and :func:`evaluate`, which runs them on a test split (no files)."""
+"""Evaluation: judges (``judge_model``, ``judge_train``; judge files in ``judge``), metrics
+as pure functions (``scores``, ``latent_metrics``, ``latent_mig``, ``latent_summary``),
+protocols chosen by what the data has (``protocols``), and :func:`evaluate`, which runs them
+on a test split (no files). Published numbers of the field are data in ``published``; text
+tables in ``text``."""
 
 from __future__ import annotations
 

@@ -103,7 +103,7 @@ def evaluate_run(
         }
     )
     if lj is not None:
-        metrics["judge"] = {"path": str(judge_file.resolve()), "info": lj.info}
+        metrics["judge"] = {**metrics["judge"], "path": str(judge_file.resolve()), "info": lj.info}
     metrics = to_json_safe(
         {
             "run": str(run.resolve()),

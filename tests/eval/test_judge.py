@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from dsae.data.base import DatasetMeta, SequenceSplit, fingerprint, load_split, write_dataset_dir
+from dsae.data.modality import modality_for
 from dsae.errors import DsaeError
 from dsae.eval.judge import (
     Judge,
@@ -21,10 +22,9 @@ from dsae.eval.judge import (
     predict_frame_proba,
     predict_proba,
     save_judge,
-    train_judge,
 )
+from dsae.eval.judge_train import train_judge
 from dsae.train.checkpoint import save_checkpoint
-from dsae.train.loop import frames_to_tensor
 
 GRID, SIZE, T = 16, 32, 6  # drawn on a 16 x 16 grid, stored at 32 x 32
 COLOURS = np.array([[230, 30, 30], [30, 200, 40], [40, 60, 230]], np.uint8)
@@ -103,8 +103,10 @@ def test_probabilities_and_shapes(trained, blocks_dir):
     assert not judge.training
 
     with torch.no_grad():
-        seq = judge(frames_to_tensor(x))
-        per_frame = judge.frame_logits(frames_to_tensor(x[:, :3]))  # any sequence length
+        seq = judge(modality_for(x.shape[2:]).to_tensor(x))
+        per_frame = judge.frame_logits(
+            modality_for(x.shape[2:]).to_tensor(x[:, :3])
+        )  # any sequence length
     assert {k: tuple(v.shape) for k, v in seq.items()} == {
         k: (10, n) for k, n in judge.n_classes.items()
     }

@@ -11,6 +11,7 @@ from sklearn.metrics import mutual_info_score
 
 from dsae.errors import DsaeError
 from dsae.eval import latent_metrics as lm
+from dsae.eval.latent_summary import latent_report
 
 N = 2000
 CLASSES = (4, 6, 2)
@@ -159,7 +160,7 @@ def test_latent_report_is_json_serialisable() -> None:
         [static_factors + 0.05 * noise.normal(size=(n, 2)), noise.normal(size=(n, 2))], axis=1
     )
     dynamic_codes = np.repeat(dynamic_factors, 4, axis=1) + 0.5 * noise.normal(size=(n, 4))
-    report = lm.latent_report(
+    report = latent_report(
         static_codes,
         static_factors,
         dynamic_codes,
@@ -201,7 +202,7 @@ def test_latent_report_is_deterministic() -> None:
     codes = factors + 0.3 * np.random.default_rng(14).normal(size=factors.shape)
     args = (codes, factors[:, :1], codes[:, ::-1], factors[:, 1:])
     names = {"static_names": ["a"], "dynamic_names": ["b"]}
-    assert lm.latent_report(*args, rng(3), **names) == lm.latent_report(*args, rng(3), **names)
+    assert latent_report(*args, rng(3), **names) == latent_report(*args, rng(3), **names)
 
 
 # ------------------------------------------------------------------------------------------
@@ -239,9 +240,9 @@ def test_other_bad_arguments_raise(ideal: np.ndarray, factors: np.ndarray) -> No
     with pytest.raises(ValueError, match="Generator"):
         lm.sap(ideal, factors, 0)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="static_names"):
-        lm.latent_report(ideal, factors, ideal, factors, rng(), ["a"], ["a", "b", "c"])
+        latent_report(ideal, factors, ideal, factors, rng(), ["a"], ["a", "b", "c"])
     with pytest.raises(ValueError, match="same rows"):
-        lm.latent_report(ideal, factors, ideal[:100], factors[:100], rng(), "abc", "abc")
+        latent_report(ideal, factors, ideal[:100], factors[:100], rng(), "abc", "abc")
     with pytest.raises(DsaeError):  # the CLI reports it as a user error
         lm.mig(ideal[:, 0], factors)
 

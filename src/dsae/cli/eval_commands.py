@@ -6,19 +6,13 @@ import argparse
 from pathlib import Path
 
 from dsae.cli.main import command
+from dsae.eval.text import format_generation, format_swap, format_table1
+from dsae.pipeline.evaluate import METRICS_FILE, evaluate_run
 
 
 @command("evaluate")
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Evaluate a run with a judge; print Table 1 and the generation scores."""
-    from dsae.eval.protocols import (
-        METRICS_FILE,
-        evaluate_run,
-        format_generation,
-        format_swap,
-        format_table1,
-    )
-
     metrics = evaluate_run(
         args.run,
         args.data,
@@ -28,17 +22,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         seed=args.seed,
         progress=not args.no_progress,
     )
-    if not metrics["dataset"]["same_as_training"]:
-        print(f"note: {metrics['dataset']['root']} is not the dataset the model was trained on")
-    print(format_table1(metrics["table1"]))
-    print()
-    print(format_generation(metrics["generation"]))
-    print()
-    print(format_swap(metrics["swap"]))
-    print()
+    if not metrics["data"]["same_as_training"]:
+        print(f"note: {metrics['data']['root']} is not the dataset the model was trained on")
+    for key, fmt in (("table1", format_table1), ("generation", format_generation)):
+        if key in metrics:
+            print(fmt(metrics[key], metrics["compared_with_published"]) + "\n")
+    if "swap" in metrics:
+        print(format_swap(metrics["swap"]) + "\n")
+    for name, reason in metrics["skipped"].items():
+        print(f"skipped {name}: {reason}")
     out = Path(args.out)
-    plots = ", ".join(metrics["plots"])
-    print(f"wrote {out / METRICS_FILE} and {plots} in {sum(metrics['timing'].values()):.1f} s")
+    plots = "".join(f" and {p}" for p in metrics["plots"])
+    print(f"wrote {out / METRICS_FILE}{plots} in {metrics['elapsed_s']:.1f} s")
     return 0
 
 

@@ -1,64 +1,63 @@
-"""Evaluation: judges (``judge``), protocols (``protocols``), latent metrics (``latent_metrics``).
-
-``latent_report`` is imported on first use, so that judges and protocols do not pay for
-scikit-learn, which only the latent metrics need.
-"""
+"""Evaluation: judges (``judge_model``, ``judge_train``; judge files in ``judge``), metrics
+as pure functions (``scores``, ``latent_metrics``, ``latent_mig``, ``latent_summary``),
+protocols chosen by what the data has (``protocols``), and :func:`evaluate`, which runs them
+on a test split (no files). Published numbers of the field are data in ``published``; text
+tables in ``text``."""
 
 from __future__ import annotations
 
-from typing import Any
-
+from dsae.eval.encode import encode_split
+from dsae.eval.evaluate import LEARNT_PRIOR, evaluate, order_samplers, to_json_safe, versions
 from dsae.eval.judge import (
     Judge,
     LoadedJudge,
     check_judge_matches,
     evaluate_judge,
     load_judge,
+    min_accuracy,
     predict_frame_proba,
     predict_proba,
     save_judge,
-    train_judge,
 )
+from dsae.eval.judge_train import train_judge
+from dsae.eval.latent_summary import latent_report
 from dsae.eval.protocols import (
+    PROTOCOLS,
     FactorClassifier,
     JudgeClassifier,
+    ProtocolSpec,
     as_classifier,
-    balanced_subset,
-    compare_predictions,
-    disagreement,
-    encode_split,
-    entropy,
-    evaluate_run,
     factor_trajectories,
-    format_generation,
-    format_swap,
-    format_table1,
     generation_protocol,
-    inception_score,
-    kl_divergence,
-    label_entropies,
     latent_protocol,
     reconstruction_protocol,
+    select_protocols,
     swap_protocol,
     table1_protocol,
     trajectories_protocol,
 )
-
-
-def __getattr__(name: str) -> Any:
-    """``latent_report`` from :mod:`dsae.eval.latent_metrics`, imported on first access."""
-    if name == "latent_report":
-        from dsae.eval.latent_metrics import latent_report
-
-        return latent_report
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
+from dsae.eval.scores import (
+    accuracy,
+    balanced_subset,
+    compare_predictions,
+    disagreement,
+    entropy,
+    inception_score,
+    kl_divergence,
+    label_entropies,
+    mean_std,
+)
+from dsae.eval.text import format_generation, format_swap, format_table1
 
 __all__ = [
+    "LEARNT_PRIOR",
+    "PROTOCOLS",
     "FactorClassifier",
     "Judge",
     "JudgeClassifier",
     "LoadedJudge",
+    "ProtocolSpec",
+    "accuracy",
     "as_classifier",
     "balanced_subset",
     "check_judge_matches",
@@ -66,8 +65,8 @@ __all__ = [
     "disagreement",
     "encode_split",
     "entropy",
+    "evaluate",
     "evaluate_judge",
-    "evaluate_run",
     "factor_trajectories",
     "format_generation",
     "format_swap",
@@ -79,12 +78,18 @@ __all__ = [
     "latent_protocol",
     "latent_report",
     "load_judge",
+    "mean_std",
+    "min_accuracy",
+    "order_samplers",
     "predict_frame_proba",
     "predict_proba",
     "reconstruction_protocol",
     "save_judge",
+    "select_protocols",
     "swap_protocol",
     "table1_protocol",
+    "to_json_safe",
     "train_judge",
     "trajectories_protocol",
+    "versions",
 ]

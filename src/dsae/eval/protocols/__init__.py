@@ -1,0 +1,144 @@
+"""Evaluation protocols, one module each, and the registry that says what each one needs.
+
+- ``table1``: Li & Mandt (2018), Table 1 (disagreement and KL of the judge's classes).
+- ``generation``: the later literature's conditional generation scores (Acc, IS, H(y|x), H(y)).
+- ``trajectories``: Li & Mandt (2018), Fig. 4 (classes along sequences sharing f or z_1:T).
+- ``swap``: swap accuracy of f from one sequence with z_1:T of another.
+- ``latent``: DCI, MIG, SAP, FactorVAE and cross-predictability of the posterior means.
+- ``reconstruction``: the modality's quality measure of reconstructions (and the judge's
+  accuracy on them when there is a judge).
+
+:func:`select_protocols` picks those the data and the model allow and says why the rest
+are skipped; protocols that sample run once per sampler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from dsae.data.base import DatasetMeta
+from dsae.eval.protocols import generation, latent, reconstruction, swap, table1, trajectories
+from dsae.eval.protocols.base import (
+    EvalContext,
+    FactorClassifier,
+    JudgeClassifier,
+    Sampler,
+    as_classifier,
+    can_sample,
+    check_model_matches,
+    labels_by_factor,
+)
+from dsae.eval.protocols.generation import generation_protocol
+from dsae.eval.protocols.latent import latent_protocol
+from dsae.eval.protocols.reconstruction import reconstruction_protocol
+from dsae.eval.protocols.swap import swap_partners, swap_protocol
+from dsae.eval.protocols.table1 import table1_protocol
+from dsae.eval.protocols.trajectories import (
+    factor_trajectories,
+    trajectories_protocol,
+    trajectory_summary,
+)
+
+
+@dataclass(frozen=True)
+class ProtocolSpec:
+    """A protocol and what it needs. ``run(ctx)``, or ``run(ctx, sampler_name, sampler)``
+    once per sampler when ``sampler`` is set."""
+
+    run: Callable[..., Any]
+    summary: str
+    static_labels: bool = False  # the data labels a static factor
+    dynamic_labels: bool = False  # the data labels a dynamic factor
+    frame_labels: bool = False  # some dynamic factor is labelled frame by frame
+    judge: bool = False  # a judge of the data's factors
+    sampler: bool = False  # a model that can sample (f and z_1:T from a sampler, decoded)
+
+
+# In the order they run (and appear in metrics.json).
+PROTOCOLS: dict[str, ProtocolSpec] = {
+    "reconstruction": ProtocolSpec(reconstruction.run, "quality of posterior-mean reconstructions"),
+    "table1": ProtocolSpec(table1.run, "Li & Mandt (2018) Table 1", judge=True, sampler=True),
+    "generation": ProtocolSpec(
+        generation.run,
+        "conditional generation scores (Acc, IS, H(y|x), H(y))",
+        dynamic_labels=True,
+        judge=True,
+        sampler=True,
+    ),
+    "swap": ProtocolSpec(swap.run, "swap accuracy", judge=True),
+    "trajectories": ProtocolSpec(
+        trajectories.run, "Li & Mandt (2018) Fig. 4", judge=True, sampler=True
+    ),
+    "latent": ProtocolSpec(
+        latent.run,
+        "latent metrics of the posterior means",
+        static_labels=True,
+        dynamic_labels=True,
+    ),  # fmt: skip
+}
+
+
+def skip_reason(
+    spec: ProtocolSpec, meta: DatasetMeta, has_judge: bool, model: Any, frame_labels: bool
+) -> str | None:
+    """Why ``spec`` cannot run on this data and model (one line), or None when it can."""
+    needs = []
+    if spec.static_labels and not meta.static_factors:
+        needs.append("static labels")
+    if spec.dynamic_labels and not meta.dynamic_factors:
+        needs.append("dynamic labels")
+    if spec.frame_labels and not frame_labels:
+        needs.append("per-frame labels")
+    if needs:
+        return f"needs {' and '.join(needs)}, which {meta.name} does not have"
+    if spec.judge and not (meta.static_factors or meta.dynamic_factors):
+        return f"needs a judge of labelled factors, and {meta.name} has no labels"
+    if spec.judge and not has_judge:
+        return "needs a judge (train one with 'dsae judge train')"
+    if spec.sampler and not (can_sample(model) and callable(getattr(model, "decode", None))):
+        return f"needs a model that can sample (a {type(model).__name__} cannot)"
+    return None
+
+
+def select_protocols(
+    meta: DatasetMeta, has_judge: bool, model: Any, frame_labels: bool = False
+) -> tuple[list[str], dict[str, str]]:
+    """(names of the protocols that can run, in order; {skipped name: one-line reason}).
+
+    ``frame_labels``: whether some dynamic factor of the data is labelled per frame.
+    """
+    chosen, skipped = [], {}
+    for name, spec in PROTOCOLS.items():
+        reason = skip_reason(spec, meta, has_judge, model, frame_labels)
+        if reason is None:
+            chosen.append(name)
+        else:
+            skipped[name] = reason
+    return chosen, skipped
+
+
+__all__ = [
+    "PROTOCOLS",
+    "EvalContext",
+    "FactorClassifier",
+    "JudgeClassifier",
+    "ProtocolSpec",
+    "Sampler",
+    "as_classifier",
+    "can_sample",
+    "check_model_matches",
+    "factor_trajectories",
+    "generation_protocol",
+    "labels_by_factor",
+    "latent_protocol",
+    "reconstruction_protocol",
+    "select_protocols",
+    "skip_reason",
+    "swap_partners",
+    "swap_protocol",
+    "table1_protocol",
+    "trajectories_protocol",
+    "trajectory_summary",
+]

@@ -1,0 +1,98 @@
+"""The evaluation's tables as text, for the terminal: one labelled row per sampler."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+__all__ = ["format_generation", "format_swap", "format_table1"]
+
+PUBLISHED_MARK = " *"  # marks the sampler whose rows compare with the published tables
+
+
+def _num(v: float | None, fmt: str, suffix: str = "") -> str:
+    return "n/a" if v is None or not math.isfinite(v) else f"{v:{fmt}}{suffix}"
+
+
+def _by_sampler(result: dict[str, Any], keys: tuple[str, ...]) -> dict[str, dict]:
+    """{sampler: result}; a single protocol result (it has one of ``keys``) becomes {"": it}."""
+    return {"": result} if any(k in result for k in keys) else result
+
+
+def _label(name: str, compared: str | None) -> str:
+    return name + (PUBLISHED_MARK if compared is not None and name == compared else "")
+
+
+def format_table1(result: dict[str, Any], compared: str | None = "learnt_prior") -> str:
+    """Table 1 as text: per factor, one row per sampler with disagreement, KL-recon, KL-random.
+
+    ``result`` is {sampler: table1 result} (as in metrics.json) or one table1 result.
+    """
+    by = _by_sampler(result, ("static", "dynamic"))
+    rows = []
+    for s, r in by.items():
+        for name, row in [*r.get("static", {}).items(), *r.get("dynamic", {}).items()]:
+            rows.append((name, _label(s, compared), row))
+    order = list(dict.fromkeys(n for n, _, _ in rows))
+    rows.sort(key=lambda row: order.index(row[0]))  # one factor's samplers together (stable)
+    width = max([len("attributes"), *(len(n) for n, _, _ in rows)])
+    sw = max([len("sampler"), *(len(s) for _, s, _ in rows)])
+    lines = [
+        "Table 1 (static rows: f kept, z_1:T sampled; dynamic rows: z_1:T kept, f sampled)",
+        f"{'attributes':<{width}}  {'sampler':<{sw}}  {'disagreement':>12}  "
+        f"{'KL-recon':>9}  {'KL-random':>9}",
+    ]
+    for name, s, r in rows:
+        lines.append(
+            f"{name:<{width}}  {s:<{sw}}  {_num(r['disagreement'], '.2f', '%'):>12}  "
+            f"{_num(r['kl_recon'], '.4f'):>9}  {_num(r['kl_random'], '.4f'):>9}"
+        )
+    if compared in by:
+        lines.append(f"{PUBLISHED_MARK.strip()} the sampler compared with published tables")
+    return "\n".join(lines)
+
+
+def _ms(d: dict[str, float], fmt: str) -> str:
+    return f"{_num(d['mean'], fmt)} +- {_num(d['std'], fmt)}"
+
+
+def format_generation(result: dict[str, Any], compared: str | None = "learnt_prior") -> str:
+    """The generation scores as text, mean +- std over the repeats, one row per sampler.
+
+    ``result`` is {sampler: generation result} (as in metrics.json) or one result.
+    """
+    by = _by_sampler(result, ("z_kept_f_sampled",))
+    first = next(iter(by.values()))["z_kept_f_sampled"]
+    sw = max(len(_label(s, compared)) for s in by)
+    lines = [
+        f"z_1:T kept, f sampled: {first['factor']} on {first['n']} sequences"
+        f"{' (class-balanced)' if first.get('balanced') else ''}"
+        f"   (log K = {math.log(first['n_classes']):.3f})"
+    ]
+    for s, r in by.items():
+        z = r["z_kept_f_sampled"]
+        lines.append(
+            f"  {_label(s, compared):<{sw}}  Acc {_ms(z['acc'], '.2f')} %   "
+            f"IS {_ms(z['is'], '.3f')}   H(y|x) {_ms(z['h_yx'], '.3f')}   "
+            f"H(y) {_ms(z['h_y'], '.3f')}"
+        )
+    lines.append("f kept, z_1:T sampled: accuracy per static factor")
+    for factor in next(iter(by.values()))["f_kept_z_sampled"]:
+        for s, r in by.items():
+            acc = r["f_kept_z_sampled"][factor]
+            lines.append(f"  {factor} {_label(s, compared):<{sw}}  {_ms(acc, '.2f')} %")
+    if compared in by:
+        lines.append(f"{PUBLISHED_MARK.strip()} the sampler compared with published tables")
+    return "\n".join(lines)
+
+
+def format_swap(result: dict[str, Any]) -> str:
+    """Swap accuracy as text: per factor, all pairs and pairs whose labels differ."""
+    lines = [f"swaps: f from one sequence, z_1:T from another ({result['n_pairs']} pairs)"]
+    for group, src in (("static", "content"), ("dynamic", "motion")):
+        for k, r in result[group].items():
+            d = r["differs"]
+            o = r["other_source"]
+            extra = "" if d is None else f"   differing pairs {d:.2f} % (other source {o:.2f} %)"
+            lines.append(f"  {k} kept from the {src} source: {r['acc']:.2f} %{extra}")
+    return "\n".join(lines)

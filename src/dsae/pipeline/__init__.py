@@ -1,0 +1,1 @@
+"""Run-level glue: load a run, evaluate it, write its outputs and reports."""

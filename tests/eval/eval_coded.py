@@ -106,8 +106,7 @@ class Oracle:
 class LabelCodec(nn.Module):
     """A perfectly disentangled stand-in model: f holds the static levels, z_t the action's."""
 
-    frame_shape = (SIZE, SIZE, 3)
-    is_image = True
+    frame_shape = (3, SIZE, SIZE)  # per frame, as models read it
 
     def encode(self, x: torch.Tensor) -> Encoding:  # x: (B, T, C, H, W)
         blocks = {k: x[:, :, ch, r, c].mean(dim=(-2, -1)) for k, (r, c, ch) in REGIONS.items()}
@@ -162,7 +161,7 @@ class EncodeOnly(LabelCodec):
 def tiny_model(size: int = SIZE) -> DSAE:
     torch.manual_seed(0)
     cfg = ModelConfig(channels=[8, 16], frame_dim=16, hidden_dim=16, f_dim=4, z_dim=3)
-    return DSAE(cfg, (size, size, 3)).eval()
+    return DSAE(cfg, (3, size, size)).eval()
 
 
 def write_coded_dataset(root: Path, size: int = SIZE) -> Path:

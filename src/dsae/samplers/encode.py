@@ -24,15 +24,18 @@ def encode_split(
     """Posterior parameters of f and z_1:T for every sequence of ``x`` (eval mode, batched)."""
     if batch_size <= 0:
         raise DsaeError(f"batch size must be positive, got {batch_size}")
-    was_training = model.training
-    model.eval()
+    was_training = getattr(model, "training", False)
+    if hasattr(model, "eval"):
+        model.eval()
     try:
-        parts = [
-            model.encode(modality.to_tensor(x[lo : lo + batch_size]))
-            for lo in range(0, x.shape[0], batch_size)
-        ]
+        with torch.no_grad():
+            parts = [
+                model.encode(modality.to_tensor(x[lo : lo + batch_size]))
+                for lo in range(0, x.shape[0], batch_size)
+            ]
     finally:
-        model.train(was_training)
+        if hasattr(model, "train"):
+            model.train(was_training)
     if not parts:
         raise DsaeError("the split is empty")
     return Encoding(*(torch.cat([getattr(e, fl.name) for e in parts]) for fl in fields(Encoding)))

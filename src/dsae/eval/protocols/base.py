@@ -115,7 +115,7 @@ def check_model_matches(model: Any, split: SequenceSplit) -> None:
     """Raise DsaeError unless the split's frames have the shape the model was built for."""
     m = split.meta
     shape = tuple(model.frame_shape)
-    if shape not in (tuple(m.frame_shape), tuple(m.modality.model_shape)):
+    if shape != tuple(m.modality.model_shape):
         raise DsaeError(
             f"the data's frames {tuple(m.frame_shape)} do not match the model's {shape}"
         )

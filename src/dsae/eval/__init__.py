@@ -41,7 +41,9 @@ from dsae.eval.protocols import (
     reconstruction_protocol,
     swap_protocol,
     table1_protocol,
+    to_json_safe,
     trajectories_protocol,
+    versions,
 )
 
 
@@ -85,6 +87,8 @@ __all__ = [
     "save_judge",
     "swap_protocol",
     "table1_protocol",
+    "to_json_safe",
     "train_judge",
     "trajectories_protocol",
+    "versions",
 ]

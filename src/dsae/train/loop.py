@@ -270,12 +270,13 @@ def train(
     deadline: float | None = None,
     end_reserve_s: float = 0.0,
     fit_schedule: bool = False,
+    clock: Callable[[], float] = time.monotonic,
 ) -> TrainResult:
     """Train ``cfg`` into ``run_dir``; ``resume`` continues from its checkpoint.
 
     ``stop_at`` ends the run early at that step with a checkpoint, as an interruption
     would (used to test that resuming is exact).
-    ``deadline`` (a ``time.monotonic()`` value) ends the steps early, as finished: no step
+    ``deadline`` (a ``clock()`` value) ends the steps early, as finished: no step
     starts once the deadline is nearer than ``end_reserve_s`` plus the last step's time,
     and the end-of-training work (the average, the prior fits, the final checkpoint) still
     runs, so a time budget is kept and the model is whole (used by the benchmark's budget).
@@ -284,6 +285,8 @@ def train(
     far, at every logged step: the learning rate anneals to its floor as the time runs out,
     on a machine whose pace differs from any plan made before the run. The steps then
     depend on the machine's pace, so such a run is not reproducible step for step.
+    ``clock`` is the time the deadline and the fitted schedule read (a fake clock that
+    advances a fixed amount per call gives the same steps on every machine).
     """
     _check_config(cfg)
     run = Path(run_dir)
@@ -401,7 +404,7 @@ def train(
         with open(metrics_path, "a") as log:
             while step < min(end, horizon):
                 if stop_by is not None:
-                    now_m = time.monotonic()
+                    now_m = clock()
                     step_s = now_m - prev_t if prev_t is not None else 0.0
                     prev_t = now_m
                     if now_m + step_s >= stop_by:
@@ -452,9 +455,9 @@ def train(
                 bar.update(1)
                 if fitting and stop_by is not None:
                     if step == first_step + FIT_SKIP_STEPS:  # timed after the warm-up steps
-                        pace_from = (step, time.monotonic())
+                        pace_from = (step, clock())
                     elif pace_from is not None and step % cfg.train.log_every == 0:
-                        now_m = time.monotonic()
+                        now_m = clock()
                         pace = (now_m - pace_from[1]) / (step - pace_from[0])
                         horizon = fit_horizon(step, pace, stop_by - now_m, cfg.train.max_steps)
                         bar.total = horizon

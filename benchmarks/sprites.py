@@ -72,7 +72,7 @@ def _say(msg: str) -> None:
     print(msg, flush=True)
 
 
-# -- the command line ----------------------------------------------------------------------------
+# -- the command line -----------------------------------------------------------------------
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("config", help="YAML config to train (e.g. configs/sprites_dsae.yaml)")

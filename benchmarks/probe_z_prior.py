@@ -14,12 +14,12 @@ import argparse
 
 import numpy as np
 import torch
+from dsae.train.priors import fit_mixture
 
 from dsae.data import load_split
 from dsae.eval.judge import load_judge, predict_proba
 from dsae.eval.protocols import encode_split
 from dsae.train.loop import load_run, tensor_to_frames
-from dsae.train.priors import fit_mixture
 
 
 def main() -> None:

@@ -13,50 +13,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import torch
+from benchlib.machine import machine
 
-from dsae import __version__
 from dsae.config import load_config
-from dsae.models import build_model
-from dsae.train import train
+from dsae.train import METRICS_FILE, load_run, train
 
 HERE = Path(__file__).resolve().parent
-
-
-def machine() -> dict:
-    """CPU model, cores and library versions, for the record."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE
-        ).stdout.strip()
-    except OSError:
-        commit = ""
-    return {
-        "cpu": cpu,
-        "cores": torch.get_num_threads(),
-        "python": platform.python_version(),
-        "torch": str(torch.__version__),
-        "dsae": __version__,
-        "commit": commit,
-        "date": time.strftime("%Y-%m-%d"),
-    }
 
 
 def measure(config: str, steps: int, log_every: int, overrides: list[str]) -> dict:
@@ -73,9 +41,9 @@ def measure(config: str, steps: int, log_every: int, overrides: list[str]) -> di
     )
     with tempfile.TemporaryDirectory() as tmp:
         res = train(cfg, Path(tmp) / "run", progress=False)
-        records = [json.loads(x) for x in (Path(tmp) / "run" / "metrics.jsonl").open()]
+        records = [json.loads(x) for x in (Path(tmp) / "run" / METRICS_FILE).open()]
+        model = load_run(Path(tmp) / "run").model
     rates = [r["seq_per_s"] for r in records[1:]] or [records[-1]["seq_per_s"]]
-    model = build_model(cfg.model, _frame_shape(cfg))
     return {
         "config": config,
         "overrides": overrides,
@@ -88,12 +56,6 @@ def measure(config: str, steps: int, log_every: int, overrides: list[str]) -> di
         "wall_time_s": round(res.wall_time, 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
-
-
-def _frame_shape(cfg) -> tuple[int, ...]:
-    from dsae.data import load_meta
-
-    return load_meta(cfg.data.root).frame_shape
 
 
 def main(argv: list[str] | None = None) -> int:

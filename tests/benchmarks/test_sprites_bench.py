@@ -1,12 +1,20 @@
-"""benchmarks/sprites.py (issue 4) end to end at toy scale, and its planning and FLOP helpers."""
+"""benchmarks/sprites.py end to end at toy scale, and its planning, clock and FLOP helpers.
+
+The benchmark runs on a fake clock that advances a fixed amount whenever the training loop
+reads it: the calibration, the plan, the steps a budget holds and the watchdog's moment are
+the same on every machine and under any load, so no test depends on how much work fits in
+a few seconds of wall time.
+"""
 
 from __future__ import annotations
 
 import importlib
 import json
+import pickle
 import signal
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -29,7 +37,8 @@ BASELINE_SMALL = [
     "--baseline-set", "model.hidden_dim=64", "--baseline-set", "model.f_dim=16",
     "--baseline-set", "model.z_dim=8",
 ]  # fmt: skip
-BUDGET_MINUTES = 0.06  # 3.6 s of training
+BUDGET_MINUTES = 0.06  # 3.6 s of training, on the fake clock
+TICK = 0.0625  # seconds the fake clock advances at every reading of the loop
 SPRITES_TARGETS = (
     {f"generation.{k}" for k in ("acc", "is", "h_yx", "h_y")}
     | {f"f_kept.{k}" for k in ("skin", "pants", "top", "hair")}
@@ -40,7 +49,7 @@ SPRITES_TARGETS = (
 
 @pytest.fixture(scope="module")
 def bench():
-    """benchmarks/sprites.py as a module (the spawned training child imports it too)."""
+    """benchmarks/sprites.py as a module (the spawned training child imports benchlib too)."""
     sys.path.insert(0, str(BENCHMARKS))
     try:
         yield importlib.import_module("sprites")
@@ -49,7 +58,14 @@ def bench():
 
 
 @pytest.fixture(scope="module")
-def result(bench, tmp_path_factory):
+def lib(bench):
+    """The modules of benchmarks/benchlib."""
+    names = ("calibrate", "clock", "flops", "inputs", "machine", "plan", "targets")
+    return SimpleNamespace(**{n: importlib.import_module(f"benchlib.{n}") for n in names})
+
+
+@pytest.fixture(scope="module")
+def result(bench, lib, tmp_path_factory):
     root = tmp_path_factory.mktemp("bench")
     data = build_dataset("toy_sprites", root / "toy", n_train=48, n_test=16, image_size=32)
     out = root / "sprites-quickstart.json"
@@ -61,7 +77,7 @@ def result(bench, tmp_path_factory):
         "--peak-seconds", "0.2", "--no-progress", *TINY, "--set", "train.max_steps=100000",
         *BASELINE_SMALL,
     ]  # fmt: skip
-    assert bench.main(args) == 0
+    assert bench.main(args, clock=lib.clock.FakeClock(TICK)) == 0
     return {"root": root, "json": json.loads(out.read_text()), "judge": root / "judge.pt"}
 
 
@@ -92,21 +108,27 @@ def test_factors_the_toy_data_lacks_are_missing_not_fatal(result):
 
 def test_training_fits_its_schedule_to_the_budget_and_stays_within_it(result):
     r = result["json"]
-    plan, training = r["plan"], r["training"]
+    plan, training, calib = r["plan"], r["training"], r["calibration"]
+    # on the fake clock a step takes whole ticks and nothing else takes time
+    assert calib["step_s"] == round(calib["step_s"] / TICK) * TICK >= TICK
+    assert calib["seq_per_s"] > 0
+    assert calib["overhead_s"] >= 0 and calib["finish_s"] >= 0
     assert plan["budget_s"] == pytest.approx(60 * BUDGET_MINUTES)
     assert plan["requested_steps"] == 100000 and plan["limited_by"] == "budget"
-    assert 1 <= plan["planned_steps"] == plan["fit_steps"] < 100000
+    usable = plan["budget_s"] * plan["safety"] - calib["overhead_s"]
+    assert plan["planned_steps"] == plan["fit_steps"] == int(usable / calib["step_s"] + 1e-9)
+    assert plan["planned_steps"] >= 20
     assert plan["schedule"].startswith("fitted")
     # the loop, not the calibration, decides the steps: the config's cap is passed on
     assert r["resolved_config"]["train"]["max_steps"] == 100000
-    assert 1 <= training["steps"] <= training["schedule_steps"] < 100000
-    if not (training["watchdog_fired"] or training["stopped_at_deadline"]):
+    # the steps end by the loop's deadline, in time for the end of the run: no interrupt
+    assert not training["watchdog_fired"] and not training["interrupted"]
+    assert 10 < training["steps"] <= training["schedule_steps"] < 100000
+    if not training["stopped_at_deadline"]:
         assert training["steps"] == training["schedule_steps"]
-    assert 0 < training["wall_time_s"] <= plan["budget_s"]
+    assert 0 < training["wall_time_s"] <= plan["budget_s"] - plan["watchdog_reserve_s"]
     assert r["targets"]["train_wall_time_s"]["met"] is True
     assert r["targets"]["train_wall_time_s"]["value"] == pytest.approx(training["wall_time_s"])
-    assert r["calibration"]["seq_per_s"] > 0 and r["calibration"]["step_s"] > 0
-    assert r["calibration"]["finish_s"] > 0  # the prior fit and final checkpoint, timed
 
 
 def test_flop_rate_peak_baseline_and_memory_are_measured(result):
@@ -135,7 +157,12 @@ def test_flop_rate_peak_baseline_and_memory_are_measured(result):
 
 def test_record_names_machine_data_judge_and_times(result):
     r = result["json"]
-    assert r["machine"]["cpu"] and r["machine"]["cores"] >= 1 and "commit" in r["machine"]
+    m = r["machine"]
+    assert m["cpu"] and m["cores"] >= 1 and "commit" in m
+    assert set(m["instruction_sets"]) == {"avx2", "avx512f", "avx512_bf16", "amx"}
+    assert all(isinstance(v, bool) for v in m["instruction_sets"].values())
+    assert m["autocast"] == r["efficiency"]["autocast"] in ("none", "bf16")
+    assert m["bf16_autocast"] == (m["autocast"] == "bf16")
     assert {"torch", "dsae", "numpy", "python"} <= set(r["versions"])
     assert r["data"]["name"] == "toy_sprites" and r["data"]["built"] is False
     assert r["judge"]["trained"] is True and result["judge"].is_file()
@@ -144,7 +171,7 @@ def test_record_names_machine_data_judge_and_times(result):
     assert all(v is None or v >= 0 for v in r["timing"].values())
 
 
-def test_a_fixed_plan_trains_the_calibrations_steps(bench, result, tmp_path):
+def test_a_fixed_plan_trains_the_calibrations_steps(bench, lib, result, tmp_path):
     out = tmp_path / "fixed.json"
     args = [
         str(CONFIG), "--data", str(result["root"] / "toy"), "--judge", str(result["judge"]),
@@ -153,51 +180,56 @@ def test_a_fixed_plan_trains_the_calibrations_steps(bench, result, tmp_path):
         "--peak-seconds", "0.2", "--no-progress", "--skip-baseline", "--fixed-plan", *TINY,
         "--set", "train.max_steps=100000",
     ]  # fmt: skip
-    assert bench.main(args) == 0
+    assert bench.main(args, clock=lib.clock.FakeClock(TICK)) == 0
     r = json.loads(out.read_text())
     plan, training = r["plan"], r["training"]
     assert plan["schedule"] == "calibration's plan"
     assert r["resolved_config"]["train"]["max_steps"] == plan["planned_steps"] < 100000
+    assert plan["planned_steps"] == result["json"]["plan"]["planned_steps"]  # the same clock
     assert 1 <= training["steps"] <= plan["planned_steps"] == training["schedule_steps"]
+    assert not training["watchdog_fired"] and not training["interrupted"]
 
 
-def test_plan_steps_keeps_the_config_when_it_fits(bench):
-    by_budget = bench.plan_steps(10.0, 1000, 0.1, 1.0)  # (9.2 - 1) s at 0.1 s per step
-    assert bench.SAFETY == 0.92
+def test_plan_steps_keeps_the_config_when_it_fits(lib):
+    plan = lib.plan
+    by_budget = plan.plan_steps(10.0, 1000, 0.1, 1.0)  # (9.2 - 1) s at 0.1 s per step
+    assert plan.SAFETY == 0.92
     assert by_budget["planned_steps"] == by_budget["fit_steps"] == 82
     assert by_budget["limited_by"] == "budget"
-    by_config = bench.plan_steps(10.0, 50, 0.1, 1.0)
+    by_config = plan.plan_steps(10.0, 50, 0.1, 1.0)
     assert by_config["planned_steps"] == 50 and by_config["limited_by"] == "config"
     with pytest.raises(DsaeError, match="not one training step"):
-        bench.plan_steps(1.0, 50, 5.0, 0.0)
+        plan.plan_steps(1.0, 50, 5.0, 0.0)
     # the loop's steps end early enough for the end of the run to take twice its timed length
     assert by_config["end_reserve_s"] == 1.0  # the fixed cost, when the end took less
-    slow_end = bench.plan_steps(10.0, 50, 0.1, 1.0, finish_s=2.5)
-    assert slow_end["end_reserve_s"] == bench.FINISH_MARGIN * 2.5 == 5.0
+    slow_end = plan.plan_steps(10.0, 50, 0.1, 1.0, finish_s=2.5)
+    assert slow_end["end_reserve_s"] == plan.FINISH_MARGIN * 2.5 == 5.0
+    no_fixed_cost = plan.plan_steps(10.0, 50, 0.1, 0.0)  # the last step may run long
+    assert no_fixed_cost["end_reserve_s"] == plan.END_STEPS * 0.1
 
 
-def test_the_peak_is_the_fastest_of_its_timings(bench):
+def test_the_peak_is_the_fastest_of_its_timings(lib):
     slow = {"peak_flops_per_s": 100.0, "median_flops_per_s": 90.0, "reps": 5}
     fast = {"peak_flops_per_s": 150.0, "median_flops_per_s": 80.0, "reps": 7}
-    both = bench.combine_peaks(slow, fast)
+    both = lib.flops.combine_peaks(slow, fast)
     assert both["peak_flops_per_s"] == 150.0 and both["reps"] == 7
     assert both["median_flops_per_s"] == 90.0  # the faster median, from either timing
     assert both["timings"] == [slow, fast]
-    assert bench.combine_peaks(fast, slow)["peak_flops_per_s"] == 150.0
+    assert lib.flops.combine_peaks(fast, slow)["peak_flops_per_s"] == 150.0
 
 
-def test_targets_of_missing_and_present_values(bench):
-    assert bench.target(99.95, 99.9, ">=")["met"] is True
-    assert bench.target(0.2, 0.1, "<=")["met"] is False
-    missing = bench.target(None, 0.1, "<=", "no factor")
+def test_targets_of_missing_and_present_values(lib):
+    assert lib.targets.target(99.95, 99.9, ">=")["met"] is True
+    assert lib.targets.target(0.2, 0.1, "<=")["met"] is False
+    missing = lib.targets.target(None, 0.1, "<=", "no factor")
     assert missing["met"] is False and missing["missing"] and missing["note"] == "no factor"
-    none = bench.all_targets(None, 5.0, 6.0, 70.0, 100.0)
+    none = lib.targets.all_targets(None, 5.0, 6.0, 70.0, 100.0)
     assert set(none) == SPRITES_TARGETS
     assert none["train_wall_time_s"]["met"] and none["flop_efficiency_pct"]["met"]
     assert all(none[k]["missing"] for k in SPRITES_TARGETS if "." in k)
 
 
-def test_lstm_flops_are_counted(bench):
+def test_lstm_flops_are_counted(lib):
     torch.manual_seed(0)
     lstm = torch.nn.LSTM(32, 64, batch_first=True, bidirectional=True)
     x = torch.rand(16, 8, 32)
@@ -206,63 +238,92 @@ def test_lstm_flops_are_counted(bench):
         y, _ = lstm(x)
         y.sum().backward()
 
-    total, _ = bench.count_flops(step)
+    total, _ = lib.flops.count_flops(step)
     forward = 2 * 2 * 16 * 8 * 4 * 64 * (32 + 64)  # two directions, four gates
     assert total == pytest.approx(3 * forward, rel=0.01)  # forward + backward (2x)
 
 
-def test_ensure_data_builds_once_and_the_baseline_is_the_paper_size(bench, tmp_path):
+def test_ensure_data_builds_once_and_the_baseline_is_the_paper_size(lib, tmp_path):
     cfg = load_config(
         CONFIG, ["data.n_train=8", "data.n_test=4", "data.image_size=32", "data.seed=1"]
     )
-    first = bench.ensure_data(cfg, tmp_path / "toy", None, progress=False)
+    first = lib.inputs.ensure_data(cfg, tmp_path / "toy", None, progress=False)
     assert first["built"] and first["build_time_s"] > 0 and first["frame_shape"] == [32, 32, 3]
-    again = bench.ensure_data(cfg, tmp_path / "toy", None, progress=False)
+    again = lib.inputs.ensure_data(cfg, tmp_path / "toy", None, progress=False)
     assert not again["built"] and again["fingerprint"] == first["fingerprint"]
-    base = bench.baseline_config(cfg)
+    base = lib.calibrate.baseline_config(cfg)
     assert base.model.channels == [256] * 4 and base.model.f_dim == 256
     assert base.model.encoder == cfg.model.encoder and base.train == cfg.train
 
 
+def test_the_fake_clock_advances_when_called_and_not_when_read(lib):
+    clock = lib.clock.FakeClock(0.25, start=10.0)
+    assert clock.now() == 10.0 and clock.now() == 10.0
+    assert clock() == 10.25 and clock() == 10.5 and clock.now() == 10.5
+    laps = lib.clock.Laps(clock)
+    assert [laps(), laps()] == [10.75, 11.0] == laps.readings and laps.now() == 11.0
+    real = pickle.loads(pickle.dumps(lib.clock.MONOTONIC))
+    assert real.now() <= real() <= lib.clock.MONOTONIC.now()
+
+
+def test_calibration_times_steps_from_the_loops_readings(lib):
+    cal = lib.calibrate
+    # two readings per step, the first before it: steps start at 0, 1, 3, 4, 6 s
+    readings = [0.0, 0.5, 1.0, 1.5, 3.0, 3.5, 4.0, 4.5, 6.0, 6.5]
+    starts = cal.step_starts(readings, 5)
+    assert starts == [0.0, 1.0, 3.0, 4.0, 6.0]
+    assert cal.window_rates(starts, 8, 2) == [8 * 2 / 3.0, 8 * 2 / 3.0]
+    assert cal.window_rates(starts, 8, 1) == [8.0, 4.0, 8.0, 4.0]
+    assert cal.median_rate([1.0, 4.0, 2.0, 3.0]) == (3.0, [4.0, 2.0, 3.0])  # warm-up dropped
+    assert cal.median_rate([5.0]) == (5.0, [5.0])
+
+
 @pytest.mark.parametrize("sigint", ["default", "ignored"])
-def test_the_watchdog_interrupts_a_run_that_would_overrun(bench, result, tmp_path, sigint):
+def test_the_watchdog_interrupts_a_run_that_would_overrun(lib, result, tmp_path, sigint):
     toy = result["root"] / "toy"
     sets = [f"data.root={toy}", "data.build_if_missing=false", *TINY[1::2]]
     cfg = load_config(CONFIG, [*sets, "train.max_steps=100000", "train.progress=false"])
     # "ignored": as when the benchmark runs in a shell's background (`cmd &`), which the
     # training child inherits
+    clock = lib.clock.FakeClock(TICK)
     before = signal.getsignal(signal.SIGINT)
     if sigint == "ignored":
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        report = bench.run_training(
-            cfg, tmp_path / "run", 2.0, 0.3, progress=False, loop_deadline=False
+        # no loop deadline: the loop reads the clock at every step and never stops for it; the
+        # watchdog, reading the same clock, interrupts it 1.7 s (fake) after its start
+        report = lib.plan.run_training(
+            cfg, tmp_path / "run", 2.0, 0.3, False, loop_deadline=False, clock=clock
         )
     finally:
         signal.signal(signal.SIGINT, before)
     assert report["watchdog_fired"] and report["interrupted"]
-    assert 0 < report["steps"] < 100000 and report["wall_time_s"] <= 2.0
+    assert report["wall_time_s"] >= 2.0 - 0.3  # not before its moment
+    assert 10 <= report["steps"] < 100000  # tens of steps had passed on the fake clock
     state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
     assert state["step"] == report["steps"]  # the loop checkpointed where it stopped
 
 
-def test_a_slow_run_ends_its_steps_in_time_for_the_prior_fits(bench, result, tmp_path):
+def test_a_slow_run_ends_its_steps_in_time_for_the_prior_fits(lib, result, tmp_path):
     toy = result["root"] / "toy"
     sets = [f"data.root={toy}", "data.build_if_missing=false", *TINY[1::2]]
     mixture = ["model.f_prior=mixture", "model.f_prior_components=2"]
     cfg = load_config(CONFIG, [*sets, *mixture, "train.max_steps=100000", "train.progress=false"])
-    budget, reserve, end_reserve = 12.0, 1.0, 4.0
-    report = bench.run_training(cfg, tmp_path / "run", budget, reserve, False, end_reserve)
+    budget, reserve, end_reserve = 4.0, 0.5, 1.5  # the steps get 2 s (fake)
+    report = lib.plan.run_training(
+        cfg, tmp_path / "run", budget, reserve, False, end_reserve, clock=lib.clock.FakeClock(TICK)
+    )
     assert report["stopped_at_deadline"] and not report["interrupted"]
-    assert not report["watchdog_fired"] and report["wall_time_s"] <= budget - reserve
-    assert 0 < report["steps"] < 100000
+    assert not report["watchdog_fired"]
+    assert report["wall_time_s"] <= budget - reserve - end_reserve + TICK
+    assert 10 <= report["steps"] <= (budget - reserve - end_reserve) / TICK
     state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
     assert state["step"] == report["steps"] and state["out_of_time"] is True
     assert state["prior_fit"]  # the mixtures were fitted: the model can generate
 
 
-def test_table_and_user_errors(bench, result, tmp_path, capsys):
-    text = bench.format_targets(result["json"]["targets"])
+def test_table_and_user_errors(bench, lib, result, tmp_path, capsys):
+    text = lib.targets.format_targets(result["json"]["targets"])
     assert len(text.splitlines()) == len(SPRITES_TARGETS) + 2
     assert text.count("missing") == 2 and "targets met" in text
     assert bench.main([str(tmp_path / "nowhere.yaml")]) == 2

@@ -13,14 +13,12 @@ REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "src"
 PACKAGE = SRC / "dsae"
 MAX_LINES = 400
+ROOT_MODULES = {"dsae", "dsae.errors", "dsae.utils", "dsae.config"}
 
 # Lower ranks are lower layers. A module may import its own package and any package of a
 # strictly lower rank; packages of equal rank are independent of each other.
 RANKS = {
-    "dsae": 0,  # dsae/__init__.py
-    "dsae.errors": 0,
-    "dsae.utils": 0,
-    "dsae.config": 0,
+    "dsae": 0,  # the root modules: dsae/__init__, errors, utils, config
     "dsae.data": 1,
     "dsae.models": 1,
     "dsae.viz": 2,
@@ -45,7 +43,8 @@ def module_name(path: Path) -> str:
 def layer(module: str) -> str:
     """The unit of layering a module belongs to: ``dsae.<top>`` (or ``dsae`` itself)."""
     parts = module.split(".")
-    return ".".join(parts[:2])
+    top = ".".join(parts[:2])
+    return "dsae" if top in ROOT_MODULES else top
 
 
 def sources() -> list[Path]:

@@ -90,6 +90,7 @@ EYE = (15, 15, 20)
 SHOE = (60, 40, 30)
 FAR_SHADE = 0.7  # limbs on the far side of a side view are drawn darker
 
+
 def toy_meta(image_size: int = 64) -> DatasetMeta:
     """Metadata of the toy sprites dataset at one image size."""
     image_size = _check_size(image_size)

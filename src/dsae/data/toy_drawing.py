@@ -29,8 +29,6 @@ THIGH = SHIN = 5.75
 SPEED = 2.0  # design units per frame for walking and jumping sideways
 
 
-
-
 @dataclass
 class _Pose:
     """Joint positions of one frame, design units; limbs listed (left, right) or (far, near)."""

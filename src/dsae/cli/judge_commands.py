@@ -6,7 +6,17 @@ import argparse
 from pathlib import Path
 
 from dsae.cli.main import command
+from dsae.data.base import fingerprint, load_meta, load_split
 from dsae.errors import DsaeError
+from dsae.eval.judge import (
+    check_judge_matches,
+    evaluate_judge,
+    load_judge,
+    min_accuracy,
+    save_judge,
+    train_judge,
+)
+from dsae.utils import set_threads
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -34,8 +44,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def _print_accuracy(acc: dict[str, float]) -> None:
-    from dsae.eval.judge import min_accuracy
-
     width = max([len(k) for k in acc] + [3])
     for k, v in acc.items():
         print(f"  {k:<{width}}  {v:.4f}")
@@ -44,8 +52,6 @@ def _print_accuracy(acc: dict[str, float]) -> None:
 
 @command("judge")
 def cmd_judge(args: argparse.Namespace) -> int:
-    from dsae.utils import set_threads
-
     set_threads(args.threads)
     if args.judge_command == "train":
         return _train(args)
@@ -53,9 +59,6 @@ def cmd_judge(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from dsae.data.base import fingerprint, load_meta
-    from dsae.eval.judge import save_judge, train_judge
-
     out = Path(args.out)
     if out.is_dir():
         raise DsaeError(f"--out {out} is a directory, expected a file path such as judge.pt")
@@ -82,9 +85,6 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _test(args: argparse.Namespace) -> int:
-    from dsae.data.base import load_split
-    from dsae.eval.judge import check_judge_matches, evaluate_judge, load_judge
-
     loaded = load_judge(args.judge)
     check_judge_matches(loaded, args.data)
     split = load_split(args.data, args.split)

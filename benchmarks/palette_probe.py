@@ -20,14 +20,15 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 from dsae.data.base import load_split
-from dsae.models.dsae import PaletteStaticEncoder
-from dsae.train.loop import frames_to_tensor
+from dsae.data.modality import modality_for
+from dsae.models.views import PaletteStaticEncoder
 
 
 def palettes(x: np.ndarray, levels: int, batch: int = 256) -> np.ndarray:
     """(N, T, H, W, C) uint8 -> (N, levels^C) float32 presence of each colour cell."""
     enc = PaletteStaticEncoder(x.shape[-1], 1, 1, levels)
-    out = [enc.palette(frames_to_tensor(x[i : i + batch])) for i in range(0, len(x), batch)]
+    frames = modality_for(x.shape[2:])
+    out = [enc.palette(frames.to_tensor(x[i : i + batch])) for i in range(0, len(x), batch)]
     return torch.cat(out).numpy()
 
 

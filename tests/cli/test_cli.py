@@ -220,8 +220,8 @@ def test_user_errors_exit_2_with_one_line(tmp_path, trained_run, toy_dir):
 
 
 def test_quickstart_config_is_the_shipped_file():
-    from dsae.cli.commands import quickstart_config
     from dsae.config import load_config
+    from dsae.pipeline.quickstart import quickstart_config
 
     cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / "quickstart.yaml")
     qs = quickstart_config("somewhere")

@@ -87,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--steps", type=int, default=None, help="sequence length (default: data's)")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--scale", type=int, default=2)
+    g.add_argument(
+        "--sampler",
+        choices=["learnt_prior", "configured"],
+        default=None,
+        help="where f and z_1:T come from: the model's learnt prior, or the sampler the "
+        "config fitted after training (default: configured when the run has one)",
+    )
 
     r = sub.add_parser("reconstruct", help="reconstruct test sequences")
     r.add_argument("run", help="run directory")

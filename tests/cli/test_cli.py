@@ -155,6 +155,18 @@ def test_generate_outputs(trained_run, tmp_path, fix):
     assert len(list(out.glob(f"generate_{fix}_*.gif"))) == 2
 
 
+def test_generate_sampler_choice(trained_run, tmp_path):
+    out = tmp_path / "gen"
+    dsae("generate", str(trained_run), "--out", str(out), "--n", "2", "--groups", "1",
+         "--sampler", "learnt_prior")  # fmt: skip
+    with np.load(out / "generate_none.npz") as z:
+        assert str(z["sampler"]) == "learnt_prior"
+    # the quickstart config fits no sampler after training: there is none to choose
+    proc = dsae("generate", str(trained_run), "--out", str(tmp_path / "g2"), "--sampler",
+                "configured", check=False)  # fmt: skip
+    assert_user_error(proc, "no configured sampler")
+
+
 def test_reconstruct_outputs(trained_run, tmp_path):
     out = tmp_path / "rec"
     dsae("reconstruct", str(trained_run), "--out", str(out), "--n", "2")

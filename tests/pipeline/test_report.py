@@ -1,5 +1,6 @@
-"""The report page: tables, embedded pictures that decode, no external resources, escaping,
-published numbers only on Sprites, a real browser rendering it, and the ``dsae report`` CLI."""
+"""The report of a run directory: pictures drawn once and again when outdated, tables,
+embedded pictures that decode, no external resources, escaping, published numbers only on
+Sprites, both metrics.json layouts, a real browser rendering it, and the ``dsae report`` CLI."""
 
 from __future__ import annotations
 
@@ -271,6 +272,32 @@ def test_pictures_are_drawn_once_and_redrawn_when_outdated(built, tmp_path):
     build_report(built.run, out=tmp_path / "again.html", log=log.append)
     assert len(log) == 1 and "swaps" in log[0]
     assert marker.stat().st_mtime >= ckpt_time
+
+
+def test_per_sampler_metrics_on_sprites(built, tmp_path):
+    """A metrics.json with one result per sampler: the learnt prior beside the published rows."""
+    old = json.loads((built.sprites_eval / "metrics.json").read_text())
+    per_sampler = {
+        "checkpoint_step": old["checkpoint_step"],
+        "data": {"name": "sprites", "fingerprint": "0123abcd"},
+        "judge": old["judge"],
+        "samplers": ["learnt_prior", "aggregate"],
+        "compared_with_published": "learnt_prior",
+        "skipped": {"trajectories": "no per-frame labels"},
+        "table1": {"learnt_prior": old["table1"], "aggregate": old["table1"]},
+        "generation": {"learnt_prior": old["generation"], "aggregate": old["generation"]},
+        "swap": old["swap"],
+    }
+    eval_dir = tmp_path / "eval"
+    eval_dir.mkdir()
+    (eval_dir / "metrics.json").write_text(json.dumps(per_sampler))
+    page = build_report(built.run, eval_dir, out=tmp_path / "r.html").read_text()
+    gen = _table(page, "generation")
+    assert gen.count('class="published"') == 4 and gen.count('class="posthoc"') == 1
+    assert "dsae, learnt_prior (this run, n = 64)" in gen
+    assert 'id="table1-aggregate"' in page
+    assert "trajectories not run: no per-frame labels" in page
+    assert "Sampler: learnt_prior." in page  # the generation pictures name their sampler
 
 
 def test_without_evaluation_there_is_no_evaluation_section(built, tmp_path):

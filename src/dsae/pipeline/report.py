@@ -82,8 +82,9 @@ def _read_records(path: Path) -> list[dict[str, Any]]:
 
 
 def read_run(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The run summary of ``run_dir`` (see :class:`~dsae.viz.report.ReportInputs`) and its
-    training records, read without building the model."""
+    """The run summary of ``run_dir`` (see :class:`~dsae.viz.report.ReportInputs`; plus
+    ``checkpoint``: whether a usable checkpoint was read) and its training records, read
+    without building the model."""
     if not run_dir.is_dir():
         raise DsaeError(f"run directory not found: {run_dir}")
     ckpt, config_file, log = (run_dir / n for n in (CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE))
@@ -112,13 +113,12 @@ def read_run(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     records = _read_records(log)
     data = dict(state.get("data") or {})
     meta = data.get("meta") or {}
+    last_step = records[-1].get("step") if records else None
     summary = {
         "name": run_dir.resolve().name,
         "path": str(run_dir.resolve()),
         "dataset": str(meta.get("name") or (config.get("data") or {}).get("name") or "?"),
-        "step": int(state["step"])
-        if "step" in state
-        else (records[-1].get("step") if records else None),
+        "step": int(state["step"]) if "step" in state else last_step,
         "data": data,
         "config": config,
         "notes": notes,

@@ -22,6 +22,7 @@ from PIL import Image
 from dsae.config import Config
 from dsae.errors import DsaeError
 from dsae.pipeline.report import PUBLISHED, build_report
+from dsae.train import train
 from dsae.viz.plots import plot_factor_trajectories
 
 CHROMIUM = "/usr/bin/chromium"
@@ -108,7 +109,6 @@ class Built:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, toy_dir) -> Built:
     """A tiny trained run and two reports of it (Sprites and toy evaluations)."""
-    from dsae.train import train
 
     root = tmp_path_factory.mktemp("report")
     run = root / "run"

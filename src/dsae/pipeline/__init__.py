@@ -1,1 +1,1 @@
-"""Run-level glue: load a run, write its outputs, evaluate it, build its report."""
+"""Run-level glue: load a run, evaluate it, write its outputs and reports."""

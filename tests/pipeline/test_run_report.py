@@ -369,8 +369,7 @@ def test_chromium_loads_every_image_and_shows_the_tables(built, tmp_path):
 
 
 def _dsae(*args: str) -> subprocess.CompletedProcess:
-    # As the console script does: under ``python -m dsae.cli.main`` the module runs as
-    # __main__, a second copy whose command table the command modules never fill.
+    # as the console script calls it
     entry = "import sys; from dsae.cli.main import main; sys.exit(main())"
     return subprocess.run(
         [sys.executable, "-c", entry, *args],

@@ -6,7 +6,7 @@ import argparse
 import math
 import time
 
-from dsae.cli.main import command
+from dsae.cli.registry import command
 from dsae.config import load_config
 from dsae.data import build_dataset
 from dsae.errors import DsaeError

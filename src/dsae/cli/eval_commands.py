@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dsae.cli.main import command
+from dsae.cli.registry import command
 
 
 @command("evaluate")

@@ -7,22 +7,17 @@ one line to stderr and exit with code 2.
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from dsae import __version__
+from dsae.cli import commands, eval_commands, judge_commands, report_commands
+from dsae.cli.registry import COMMANDS
 from dsae.errors import DsaeError
 
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
-
-
-def command(name: str):
-    def register(fn):
-        COMMANDS[name] = fn
-        return fn
-
-    return register
+# Modules holding @command functions (importing one registers its commands); each may
+# define add_parsers(subparsers) for subcommands it parses itself.
+COMMAND_MODULES = (commands, judge_commands, eval_commands, report_commands)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -116,21 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     q.add_argument("--no-progress", action="store_true")
 
-    for name in COMMAND_MODULES:
-        # importing a module registers its commands; add_parsers adds its own subparsers
-        module = importlib.import_module(name)
+    for module in COMMAND_MODULES:
         if hasattr(module, "add_parsers"):
             module.add_parsers(sub)
     return p
-
-
-# Modules holding @command functions; each may define add_parsers(subparsers).
-COMMAND_MODULES = (
-    "dsae.cli.commands",
-    "dsae.cli.judge_commands",
-    "dsae.cli.eval_commands",
-    "dsae.cli.report_commands",
-)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -147,7 +131,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    # run through the package module, whose COMMANDS the command modules register into
-    from dsae.cli.main import main as _entry
-
-    sys.exit(_entry())
+    sys.exit(main())

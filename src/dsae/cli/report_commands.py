@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dsae.cli.main import command
+from dsae.cli.registry import command
 from dsae.pipeline.report import build_report
 
 

@@ -10,8 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from dsae.cli.main import COMMANDS, build_parser
+from dsae.config import load_config
+from dsae.data.base import DatasetMeta, SequenceSplit, write_dataset_dir
+from dsae.errors import DsaeError
+from dsae.pipeline.quickstart import quickstart_config
+from dsae.train import load_run, train
 
 TINY = [
     "--set", "model.channels=[8,16,32]", "--set", "model.frame_dim=32",
@@ -101,7 +107,6 @@ def test_train_within_max_minutes_fits_the_schedule(tmp_path, toy_dir):
 
 def test_resume_matches_uninterrupted(tmp_path, tiny_config):
     """An interrupted run resumed from its checkpoint ends with the same weights."""
-    from dsae.train import load_run, train
 
     train(tiny_config, tmp_path / "whole")
     train(tiny_config, tmp_path / "parts", stop_at=7)
@@ -122,7 +127,6 @@ def test_resume_matches_uninterrupted(tmp_path, tiny_config):
 
 
 def test_same_seed_same_numbers(tmp_path, tiny_config):
-    from dsae.train import train
 
     r1 = train(tiny_config, tmp_path / "a")
     r2 = train(tiny_config, tmp_path / "b")
@@ -135,7 +139,6 @@ def test_same_seed_same_numbers(tmp_path, tiny_config):
 def test_swap_outputs(trained_run, tmp_path):
     out = tmp_path / "swaps"
     dsae("swap", str(trained_run), "--out", str(out), "--pairs", "3")
-    from PIL import Image
 
     assert Image.open(out / "swaps.png").size[0] > 0
     assert len(list(out.glob("swap_*.gif"))) == 3
@@ -153,6 +156,18 @@ def test_generate_outputs(trained_run, tmp_path, fix):
         assert z["x"].shape == (2, 3, 8, 32, 32, 3)
     assert (out / f"generate_{fix}.png").is_file()
     assert len(list(out.glob(f"generate_{fix}_*.gif"))) == 2
+
+
+def test_generate_sampler_choice(trained_run, tmp_path):
+    out = tmp_path / "gen"
+    dsae("generate", str(trained_run), "--out", str(out), "--n", "2", "--groups", "1",
+         "--sampler", "learnt_prior")  # fmt: skip
+    with np.load(out / "generate_none.npz") as z:
+        assert str(z["sampler"]) == "learnt_prior"
+    # the quickstart config fits no sampler after training: there is none to choose
+    proc = dsae("generate", str(trained_run), "--out", str(tmp_path / "g2"), "--sampler",
+                "configured", check=False)  # fmt: skip
+    assert_user_error(proc, "no configured sampler")
 
 
 def test_reconstruct_outputs(trained_run, tmp_path):
@@ -202,8 +217,6 @@ def test_user_errors_exit_2_with_one_line(tmp_path, trained_run, toy_dir):
         "nothing to resume",
     )
     # NaN input data
-    from dsae.data.base import DatasetMeta, SequenceSplit, write_dataset_dir
-    from dsae.errors import DsaeError
 
     meta = DatasetMeta("vec", 4, (3,), {"a": 2}, {"b": 2})
     x = np.full((4, 4, 3), np.nan, dtype=np.float32)
@@ -220,8 +233,6 @@ def test_user_errors_exit_2_with_one_line(tmp_path, trained_run, toy_dir):
 
 
 def test_quickstart_config_is_the_shipped_file():
-    from dsae.cli.commands import quickstart_config
-    from dsae.config import load_config
 
     cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / "quickstart.yaml")
     qs = quickstart_config("somewhere")

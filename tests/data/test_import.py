@@ -15,7 +15,7 @@ from dsae.config import Config
 from dsae.data import import_sequences, load_meta, load_split
 from dsae.data.sequence_files import natural_key
 from dsae.errors import DsaeError
-from dsae.outputs import write_swaps
+from dsae.pipeline.outputs import write_swaps
 from dsae.train import train
 
 COLOURS = {"red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255)}

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageSequence
 
+from dsae.data.modality import modality_for
 from dsae.errors import DsaeError
-from dsae.viz.gif import save_gif
-from dsae.viz.grid import save_png, sequence_grid, swap_grid, to_uint8_frames
+from dsae.viz.gif import animates, save_gif
+from dsae.viz.grid import modality_of, save_png, sequence_grid, swap_grid, to_uint8_frames
 from dsae.viz.plots import plot_factor_trajectories, plot_training_curves
 
 
@@ -318,3 +319,28 @@ def test_factor_trajectories_validate_inputs(tmp_path):
         plot_factor_trajectories(classes + 5, tmp_path / "x.png", ["a", "b"], [2, 2])
     with pytest.raises(DsaeError):
         plot_factor_trajectories(classes[0], tmp_path / "x.png", ["a", "b"], [2, 2])
+
+
+# --- drawing through the frame modality ------------------------------------------------
+
+
+def test_frames_are_drawn_by_their_modality():
+    x = _frames()
+    image = modality_for(x.shape[1:])
+    np.testing.assert_array_equal(to_uint8_frames(x, modality=image), image.display(x))
+    v = _rng().normal(size=(6, 4))
+    vector = modality_for((4,))
+    np.testing.assert_array_equal(to_uint8_frames(v), vector.display(v))
+    assert modality_of(v).name == "vector" and modality_of(x[..., 0]).name == "image"
+    # a grid told the modality draws every row through it, vector rows on one colour scale
+    rows = [v, v + 1.0]
+    grid = sequence_grid(rows, pad=0, modality=vector)
+    np.testing.assert_array_equal(
+        grid[:4], vector.display(v, value_range=(v.min(), v.max() + 1))[0]
+    )
+
+
+def test_only_animating_modalities_make_gifs(tmp_path):
+    assert animates(modality_for((4, 4, 3))) and not animates(modality_for((8,)))
+    with pytest.raises(DsaeError, match="animates image sequences"):
+        save_gif([np.zeros((3, 8))], tmp_path / "v.gif", modality=modality_for((8,)))

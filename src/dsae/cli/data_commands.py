@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from dsae.cli.main import command
+from dsae.cli.registry import command
 from dsae.data import build_dataset, import_sequences, load_meta
 
 IMPORT_HELP = """\

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dsae.cli.main import command
+from dsae.cli.registry import command
 from dsae.eval.text import format_generation, format_swap, format_table1
 from dsae.pipeline.evaluate import METRICS_FILE, evaluate_run
 

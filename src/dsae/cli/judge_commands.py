@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dsae.cli.main import command
+from dsae.cli.registry import command
 from dsae.data.base import fingerprint, load_meta, load_split
 from dsae.errors import DsaeError
 from dsae.eval.judge import (

@@ -7,22 +7,17 @@ one line to stderr and exit with code 2.
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from dsae import __version__
+from dsae.cli import commands, data_commands, eval_commands, judge_commands, report_commands
+from dsae.cli.registry import COMMANDS
 from dsae.errors import DsaeError
 
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
-
-
-def command(name: str):
-    def register(fn):
-        COMMANDS[name] = fn
-        return fn
-
-    return register
+# Modules holding @command functions (importing one registers its commands); each may
+# define add_parsers(subparsers) for subcommands it parses itself.
+COMMAND_MODULES = (data_commands, commands, judge_commands, eval_commands, report_commands)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,6 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--steps", type=int, default=None, help="sequence length (default: data's)")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--scale", type=int, default=2)
+    g.add_argument(
+        "--sampler",
+        choices=["learnt_prior", "configured"],
+        default=None,
+        help="where f and z_1:T come from: the model's learnt prior, or the sampler the "
+        "config fitted after training (default: configured when the run has one)",
+    )
 
     r = sub.add_parser("reconstruct", help="reconstruct test sequences")
     r.add_argument("run", help="run directory")
@@ -96,22 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     q.add_argument("--no-progress", action="store_true")
 
-    for name in COMMAND_MODULES:
-        # importing a module registers its commands; add_parsers adds its own subparsers
-        module = importlib.import_module(name)
+    for module in COMMAND_MODULES:
         if hasattr(module, "add_parsers"):
             module.add_parsers(sub)
     return p
-
-
-# Modules holding @command functions; each may define add_parsers(subparsers).
-COMMAND_MODULES = (
-    "dsae.cli.data_commands",
-    "dsae.cli.commands",
-    "dsae.cli.judge_commands",
-    "dsae.cli.eval_commands",
-    "dsae.cli.report_commands",
-)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -128,7 +118,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    # run through the package module, whose COMMANDS the command modules register into
-    from dsae.cli.main import main as _entry
-
-    sys.exit(_entry())
+    sys.exit(main())

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dsae.cli.main import command
+from dsae.cli.registry import command
+from dsae.pipeline.report import build_report
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -20,8 +21,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 @command("report")
 def cmd_report(args: argparse.Namespace) -> int:
     """Write the report page and print where it is."""
-    from dsae.viz.report import build_report
-
     path = build_report(
         args.run,
         eval_dir=args.eval_dir,

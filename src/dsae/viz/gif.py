@@ -1,4 +1,8 @@
-"""Animated GIFs of image sequences played side by side."""
+"""Animated GIFs of image sequences played side by side.
+
+Only modalities whose frames are pictures animate (images); a vector sequence is drawn
+whole as one heat map by :func:`~dsae.viz.grid.sequence_grid` instead.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from dsae.data.modality import ImageFrames, Modality
 from dsae.errors import DsaeError
 from dsae.utils import atomic_write_bytes
-from dsae.viz.grid import sequence_grid, to_uint8_frames
+from dsae.viz.grid import modality_of, sequence_grid, to_uint8_frames
 
-__all__ = ["save_gif"]
+__all__ = ["animates", "save_gif"]
 
 # Beyond this many pixels, the palette of a many-coloured GIF is estimated from a subset
 # of the frames, to bound time and memory.
@@ -58,6 +63,11 @@ def _palette_images(frames: np.ndarray) -> list[Image.Image]:
     ]
 
 
+def animates(modality: Modality) -> bool:
+    """Whether sequences of this modality play as an animation (one picture per frame)."""
+    return isinstance(modality, ImageFrames)
+
+
 def save_gif(
     sequences: np.ndarray | Sequence[np.ndarray],
     path: str | os.PathLike,
@@ -65,6 +75,7 @@ def save_gif(
     scale: int = 1,
     pad: int = 2,
     bg: tuple[int, int, int] = (255, 255, 255),
+    modality: Modality | None = None,
 ) -> Path:
     """Animate N image sequences side by side and save them as a GIF that loops forever.
 
@@ -77,7 +88,8 @@ def save_gif(
     GIF timing has a resolution of 10 ms, so ``fps`` is rounded to a whole number of
     centiseconds per frame. Pillow merges identical consecutive frames into one longer
     frame, so a sequence that stands still yields fewer GIF frames than T; playback timing
-    is unchanged. The same input always gives the same bytes. Vector sequences ``(T, D)``
+    is unchanged. The same input always gives the same bytes. Sequences are drawn through
+    ``modality`` (default: told from each one's frame shape); vector sequences ``(T, D)``
     are refused: draw them with ``sequence_grid``.
     """
     seqs = list(sequences)
@@ -85,16 +97,22 @@ def save_gif(
         raise DsaeError("save_gif needs at least one sequence")
     if not fps > 0:
         raise DsaeError(f"fps must be positive, got {fps}")
-    if any(np.asarray(s).ndim == 2 for s in seqs):
+    modalities = [modality or modality_of(s) for s in seqs]
+    if not all(animates(m) for m in modalities):
         raise DsaeError("save_gif animates image sequences; draw (T, D) vectors with sequence_grid")
-    frames = [to_uint8_frames(s) for s in seqs]
+    frames = [to_uint8_frames(s, modality=m) for s, m in zip(seqs, modalities, strict=True)]
     if len({f.shape for f in frames}) != 1:
         raise DsaeError(
             "save_gif needs sequences of equal length and frame size, got shapes "
             + ", ".join(str(f.shape) for f in frames)
         )
     stacked = np.stack(frames, axis=1)  # (T, N, H, W, 3)
-    canvases = np.stack([sequence_grid([row], pad=pad, scale=scale, bg=bg) for row in stacked])
+    canvases = np.stack(
+        [
+            sequence_grid([row], pad=pad, scale=scale, bg=bg, modality=ImageFrames(row.shape[1:]))
+            for row in stacked
+        ]
+    )
 
     images = _palette_images(canvases)
     duration_ms = max(10, int(round(100.0 / fps)) * 10)

@@ -1,10 +1,10 @@
 """Still pictures of sequences: frames side by side in a grid, saved as PNG.
 
-Everything here takes numpy arrays. Accepted sequence layouts:
-
-- ``(T, H, W, C)`` image frames, ``C`` = 3 (RGB) or 1 (gray); ``(T, H, W)`` is read as gray;
-- ``(T, D)`` vector frames (e.g. spectra), drawn as one ``D x T`` image with time on the x
-  axis and feature 0 at the bottom, through the viridis colormap.
+Everything here takes numpy arrays and draws each sequence through its frame modality
+(:mod:`dsae.data.modality`): image frames ``(T, H, W, C)`` (``C`` = 3 or 1; ``(T, H, W)``
+is read as gray) appear as they are; a vector sequence ``(T, D)`` (e.g. a spectrum) becomes
+one ``D x T`` heat map with time on the x axis. Callers that know their data's modality
+pass it; otherwise it is told from each sequence's frame shape.
 
 Image frames are uint8, or float in [0, 1] (values outside are clipped).
 """
@@ -19,10 +19,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from dsae.data.modality import Modality, VectorFrames, modality_for
 from dsae.errors import DsaeError
 from dsae.utils import atomic_write_bytes
 
-__all__ = ["to_uint8_frames", "sequence_grid", "save_png", "swap_grid"]
+__all__ = ["modality_of", "to_uint8_frames", "sequence_grid", "save_png", "swap_grid"]
 
 # Space between the label margin and the first frame, and around the label text.
 _LABEL_GAP = 4
@@ -30,28 +31,28 @@ _LABEL_GAP = 4
 _PAIR_GAP_FACTOR = 4
 
 
-def _float_to_uint8(x: np.ndarray) -> np.ndarray:
-    return np.rint(np.clip(x, 0.0, 1.0) * 255.0).astype(np.uint8)
+def modality_of(seq: np.ndarray) -> Modality:
+    """The modality of one sequence ``(T, *frame)``, told from its frame shape; ``(T, H, W)``
+    frames are gray images."""
+    frame = tuple(np.shape(seq)[1:])
+    try:
+        return modality_for(frame)
+    except DsaeError:
+        try:
+            return modality_for((*frame, 1))  # gray frames without their channel axis
+        except DsaeError:
+            raise DsaeError(
+                f"sequence has shape {np.shape(seq)}, expected (T, H, W, 3), (T, H, W, 1), "
+                "(T, H, W) or (T, D)"
+            ) from None
 
 
-def _vectors_to_image(seq: np.ndarray, value_range: tuple[float, float] | None) -> np.ndarray:
-    """(T, D) vectors -> (1, D, T, 3) uint8: time runs left to right, feature 0 at the bottom."""
-    from matplotlib import colormaps  # no pyplot: a colormap needs no backend
-
-    x = seq.astype(np.float64)
-    if not np.isfinite(x).all():
-        raise DsaeError("vector sequence contains NaN or infinite values")
-    lo, hi = value_range if value_range is not None else (float(x.min()), float(x.max()))
-    if hi > lo:
-        unit = np.clip((x - lo) / (hi - lo), 0.0, 1.0)
-    else:
-        unit = np.zeros_like(x)
-    rgba = colormaps["viridis"](unit.T[::-1])  # (D, T, 4) floats in [0, 1]
-    return _float_to_uint8(rgba[..., :3])[None]
-
-
-def to_uint8_frames(seq: np.ndarray, value_range: tuple[float, float] | None = None) -> np.ndarray:
-    """Convert one sequence in any accepted layout to ``(T, H, W, 3)`` uint8 RGB frames.
+def to_uint8_frames(
+    seq: np.ndarray,
+    value_range: tuple[float, float] | None = None,
+    modality: Modality | None = None,
+) -> np.ndarray:
+    """Convert one sequence to ``(T', H, W, 3)`` uint8 RGB frames through its modality.
 
     Image sequences keep their T frames: float values are clipped to [0, 1] and scaled to
     0..255, gray is repeated into three channels. A ``(T, D)`` vector sequence becomes a
@@ -62,31 +63,16 @@ def to_uint8_frames(seq: np.ndarray, value_range: tuple[float, float] | None = N
     x = np.asarray(seq)
     if x.dtype == np.bool_ or not (x.dtype == np.uint8 or np.issubdtype(x.dtype, np.floating)):
         raise DsaeError(f"frames have dtype {x.dtype}, expected uint8 or float in [0, 1]")
-    if x.ndim == 2:
-        if x.shape[0] == 0 or x.shape[1] == 0:
-            raise DsaeError(f"empty vector sequence of shape {x.shape}")
-        return _vectors_to_image(x, value_range)
-    if x.ndim == 3:
-        x = x[..., None]
-    if x.ndim != 4 or x.shape[-1] not in (1, 3):
-        raise DsaeError(
-            f"sequence has shape {x.shape}, expected (T, H, W, 3), (T, H, W, 1), (T, H, W) "
-            "or (T, D)"
-        )
-    if min(x.shape[:3]) == 0:
+    if x.size == 0:
         raise DsaeError(f"empty sequence of shape {x.shape}")
-    if x.dtype != np.uint8:
-        if np.isnan(x).any():
-            raise DsaeError("frames contain NaN values")
-        x = _float_to_uint8(x)
-    if x.shape[-1] == 1:
-        x = np.repeat(x, 3, axis=-1)
-    return np.ascontiguousarray(x)
+    return (modality or modality_of(x)).display(x, value_range=value_range)
 
 
-def _shared_vector_range(rows: Sequence[np.ndarray]) -> tuple[float, float] | None:
+def _shared_range(
+    rows: Sequence[np.ndarray], modalities: Sequence[Modality]
+) -> tuple[float, float] | None:
     """Joint (min, max) over the vector rows, so their colours compare across rows."""
-    vectors = [v for v in map(np.asarray, rows) if v.ndim == 2 and v.size]
+    vectors = [r for r, m in zip(rows, modalities, strict=True) if isinstance(m, VectorFrames)]
     if not vectors:
         return None
     return float(min(v.min() for v in vectors)), float(max(v.max() for v in vectors))
@@ -111,6 +97,7 @@ def sequence_grid(
     row_labels: list[str] | None = None,
     bg: tuple[int, int, int] = (255, 255, 255),
     row_gaps: Sequence[int] | None = None,
+    modality: Modality | None = None,
 ) -> np.ndarray:
     """Draw R sequences as R rows of frames, left to right, in one ``(H', W', 3)`` uint8 image.
 
@@ -123,7 +110,8 @@ def sequence_grid(
 
     ``row_labels`` (one per row) are written in a left margin with Pillow's default font.
     ``row_gaps`` (R - 1 values) replace ``pad`` as the space below each row but the last,
-    to group rows visually. Vector rows ``(T, D)`` share one colour scale.
+    to group rows visually. Rows are drawn through ``modality`` (default: each row's own,
+    from its frame shape); vector rows share one colour scale.
     """
     rows = list(rows)
     if not rows:
@@ -139,8 +127,13 @@ def sequence_grid(
     if len(gaps) != len(rows) - 1 or any(g < 0 for g in gaps):
         raise DsaeError(f"row_gaps needs {len(rows) - 1} non-negative values, got {row_gaps!r}")
 
-    vrange = _shared_vector_range(rows)
-    frames = [to_uint8_frames(r, value_range=vrange) for r in rows]
+    rows = [np.asarray(r) for r in rows]
+    modalities = [modality or modality_of(r) for r in rows]
+    vrange = _shared_range(rows, modalities)
+    frames = [
+        to_uint8_frames(r, value_range=vrange, modality=m)
+        for r, m in zip(rows, modalities, strict=True)
+    ]
     if scale > 1:
         frames = [f.repeat(scale, axis=1).repeat(scale, axis=2) for f in frames]
 
@@ -200,6 +193,7 @@ def swap_grid(
     result: np.ndarray | Sequence[np.ndarray],
     scale: int = 1,
     pad: int = 2,
+    modality: Modality | None = None,
 ) -> np.ndarray:
     """Show P content/motion swaps: for each pair, the content source, the motion source and
     the swapped result, one row each and labelled "content", "motion", "swap".
@@ -217,4 +211,6 @@ def swap_grid(
     rows = [seq for p in range(n_pairs) for seq in (content[p], motion[p], result[p])]
     labels = ["content", "motion", "swap"] * n_pairs
     gaps = [pad, pad, _PAIR_GAP_FACTOR * pad] * n_pairs
-    return sequence_grid(rows, pad=pad, scale=scale, row_labels=labels, row_gaps=gaps[:-1])
+    return sequence_grid(
+        rows, pad=pad, scale=scale, row_labels=labels, row_gaps=gaps[:-1], modality=modality
+    )

@@ -1,5 +1,6 @@
-"""The report page: tables, embedded pictures that decode, no external resources, escaping,
-published numbers only on Sprites, a real browser rendering it, and the ``dsae report`` CLI."""
+"""The report of a run directory: pictures drawn once and again when outdated, tables,
+embedded pictures that decode, no external resources, escaping, published numbers only on
+Sprites, both metrics.json layouts, a real browser rendering it, and the ``dsae report`` CLI."""
 
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ from PIL import Image
 
 from dsae.config import Config
 from dsae.errors import DsaeError
+from dsae.pipeline.report import PUBLISHED, build_report
+from dsae.train import train
 from dsae.viz.plots import plot_factor_trajectories
-from dsae.viz.report import PUBLISHED_TABLE1, build_report
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -107,7 +109,6 @@ class Built:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, toy_dir) -> Built:
     """A tiny trained run and two reports of it (Sprites and toy evaluations)."""
-    from dsae.train import train
 
     root = tmp_path_factory.mktemp("report")
     run = root / "run"
@@ -239,7 +240,7 @@ def test_published_numbers_only_for_sprites(built):
     # dsae's factor "top" is the published "tops"; skin and action keep their names
     for ours, theirs in (("top", "tops"), ("skin", "skin"), ("action", "action")):
         row = re.search(rf"<tr><th>{ours}</th>.*?</tr>", t1, flags=re.S).group(0)
-        assert all(v in row for v in PUBLISHED_TABLE1[theirs]), row
+        assert all(v in row for v in PUBLISHED["sprites"].table1[theirs]), row
     assert "Li &amp; Mandt (2018), Table 1" in built.sprites
 
     toy_gen, toy_t1 = _table(built.toy, "generation"), _table(built.toy, "table1")
@@ -271,6 +272,32 @@ def test_pictures_are_drawn_once_and_redrawn_when_outdated(built, tmp_path):
     build_report(built.run, out=tmp_path / "again.html", log=log.append)
     assert len(log) == 1 and "swaps" in log[0]
     assert marker.stat().st_mtime >= ckpt_time
+
+
+def test_per_sampler_metrics_on_sprites(built, tmp_path):
+    """A metrics.json with one result per sampler: the learnt prior beside the published rows."""
+    old = json.loads((built.sprites_eval / "metrics.json").read_text())
+    per_sampler = {
+        "checkpoint_step": old["checkpoint_step"],
+        "data": {"name": "sprites", "fingerprint": "0123abcd"},
+        "judge": old["judge"],
+        "samplers": ["learnt_prior", "aggregate"],
+        "compared_with_published": "learnt_prior",
+        "skipped": {"trajectories": "no per-frame labels"},
+        "table1": {"learnt_prior": old["table1"], "aggregate": old["table1"]},
+        "generation": {"learnt_prior": old["generation"], "aggregate": old["generation"]},
+        "swap": old["swap"],
+    }
+    eval_dir = tmp_path / "eval"
+    eval_dir.mkdir()
+    (eval_dir / "metrics.json").write_text(json.dumps(per_sampler))
+    page = build_report(built.run, eval_dir, out=tmp_path / "r.html").read_text()
+    gen = _table(page, "generation")
+    assert gen.count('class="published"') == 4 and gen.count('class="posthoc"') == 1
+    assert "dsae, learnt_prior (this run, n = 64)" in gen
+    assert 'id="table1-aggregate"' in page
+    assert "trajectories not run: no per-frame labels" in page
+    assert "Sampler: learnt_prior." in page  # the generation pictures name their sampler
 
 
 def test_without_evaluation_there_is_no_evaluation_section(built, tmp_path):
@@ -342,8 +369,7 @@ def test_chromium_loads_every_image_and_shows_the_tables(built, tmp_path):
 
 
 def _dsae(*args: str) -> subprocess.CompletedProcess:
-    # As the console script does: under ``python -m dsae.cli.main`` the module runs as
-    # __main__, a second copy whose command table the command modules never fill.
+    # as the console script calls it
     entry = "import sys; from dsae.cli.main import main; sys.exit(main())"
     return subprocess.run(
         [sys.executable, "-c", entry, *args],

@@ -95,9 +95,11 @@ def test_train_within_max_minutes_fits_the_schedule(tmp_path, toy_dir):
         "--set", f"data.root={toy_dir}", "--set", "train.max_steps=1000000", *TINY,
     )  # fmt: skip
     assert "schedule fitted to 0.05 min" in proc.stdout
+    # the wiring only: how many steps fit in 3 s depends on the machine and its load (the
+    # fitted schedule itself is tested on a fake clock in tests/train/test_deadline.py)
     ck = torch.load(run / "checkpoint.pt", weights_only=True)
-    assert 0 < ck["step"] <= ck["schedule_steps"] < 1000000
-    assert ck["wall_time"] < 0.05 * 60 + 2.0
+    assert ck["out_of_time"] is True and ck["step"] < 1000000
+    assert ck["step"] <= ck["schedule_steps"] <= 1000000
     assert_user_error(
         dsae("train", str(cfg), "--out", str(tmp_path / "r"), "--max-minutes", "0", check=False),
         "--max-minutes",

@@ -52,7 +52,7 @@ class ModelConfig:
     hidden_dim: int = 256  # LSTM width of q(f | x), full q and the prior
     mlp_hidden: int = 256  # hidden width of the mlp frame networks
     norm: str = "none"  # none, batch, group: normalisation inside the conv stacks
-    # optional inductive biases (issue 4); the defaults give the plain model of the paper
+    # optional inductive biases; the defaults give the plain model of Li & Mandt (2018)
     # q(f | x): lstm (bi-LSTM read at both ends), mean (frame average), palette (colours seen)
     static_encoder: str = "lstm"
     palette_levels: int = 8  # static_encoder palette: bins per colour channel
@@ -97,7 +97,8 @@ class ModelConfig:
 
 @dataclass
 class ObjectiveConfig:
-    """The negative ELBO with separate KL weights (seed 000 sec. 6, seed 001)."""
+    """The negative ELBO with separate KL weights (beta_f, beta_z: the beta-weighted objective
+    of the Li & Mandt replication by Leplae-Arthur & Nichani, and of Prasanna & Vidyasagar)."""
 
     beta_f: float = 1.0
     beta_z: float = 1.0

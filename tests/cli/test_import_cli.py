@@ -85,6 +85,29 @@ def test_gifs_import_train_swap_end_to_end(tmp_path):
         assert z["x"].shape == (3, 8, 32, 32, 3) and z["direction"].shape == (3, 8)
 
 
+def test_unlabelled_gifs_train_swap_generate_and_evaluate_what_needs_no_labels(tmp_path):
+    squares(tmp_path / "clips")
+    data, run, ev = tmp_path / "plain", tmp_path / "run", tmp_path / "eval"
+    ok(dsae("data", "import", str(tmp_path / "clips"), "--out", str(data), "--size", "32"))
+    meta = json.loads((data / "meta.json").read_text())
+    assert meta["static_factors"] == {} and meta["dynamic_factors"] == {}
+    cfg = Path(__file__).resolve().parents[2] / "configs" / "quickstart.yaml"
+    ok(dsae("train", str(cfg), "--out", str(run), "--no-progress", "--set", f"data.root={data}",
+            "--set", "data.build_if_missing=false", "--set", "train.max_steps=3", *TINY))  # fmt: skip
+    ok(dsae("swap", str(run), "--out", str(tmp_path / "swaps"), "--pairs", "2"))
+    assert (tmp_path / "swaps" / "swaps.png").is_file()
+    ok(dsae("generate", str(run), "--out", str(tmp_path / "gen"), "--fix", "static", "--n", "2"))
+    out = ok(dsae("evaluate", str(run), "--out", str(ev), "--no-progress"))
+    metrics = json.loads((ev / "metrics.json").read_text())
+    assert "reconstruction" in metrics and metrics["reconstruction"]["psnr"] > 0
+    # everything that needs labels or a judge is skipped, each with its reason printed
+    for name in ("table1", "generation", "swap", "latent"):
+        assert name not in metrics and name in metrics["skipped"], name
+        assert f"skipped {name}: {metrics['skipped'][name]}" in out
+    ok(dsae("report", str(run), "--eval", str(ev), "--out", str(tmp_path / "page.html")))
+    assert "reconstruction" in (tmp_path / "page.html").read_text().lower()
+
+
 def test_import_help_says_how_labels_are_told_apart(capsys):
     with pytest.raises(SystemExit):
         main(["data", "import", "--help"])

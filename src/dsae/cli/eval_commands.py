@@ -12,7 +12,8 @@ from dsae.pipeline.evaluate import METRICS_FILE, evaluate_run
 
 @command("evaluate")
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    """Evaluate a run with a judge; print Table 1 and the generation scores."""
+    """Evaluate a run (with a judge, every protocol its data allows; without one, those
+    that need no judge); print Table 1, the generation scores and what was skipped."""
     metrics = evaluate_run(
         args.run,
         args.data,
@@ -41,11 +42,16 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Add the ``evaluate`` subcommand."""
     e = sub.add_parser(
         "evaluate",
-        help="score a run with a judge: Table 1, generation, latent metrics, reconstructions",
+        help="score a run: Table 1, generation, swaps, latent metrics, reconstructions",
     )
     e.add_argument("run", help="run directory")
     e.add_argument("--data", default=None, help="dataset directory (default: the run's)")
-    e.add_argument("--judge", required=True, help="judge file (from 'dsae judge train')")
+    e.add_argument(
+        "--judge",
+        default=None,
+        help="judge file (from 'dsae judge train'); without one, only the protocols that "
+        "need no judge run",
+    )
     e.add_argument("--out", required=True, help="output directory for metrics.json and plots")
     e.add_argument("--repeats", type=int, default=3, help="seeds of the generation scores (>= 3)")
     e.add_argument("--seed", type=int, default=0, help="first seed")

@@ -5,8 +5,7 @@
 
 Runs of one config (the same overrides but ``train.seed``) on one class of machine form a
 group: each figure as mean +- std (min-max) over its runs, each target with the runs that met
-it. An ``evaluation`` with one result per sampler (``generation: {"learnt_prior": ...}``) gives
-a row per sampler, the learnt prior's compared with the published numbers kept here as data.
+it; one row per sampler, the learnt prior's compared with the published numbers.
 """
 
 from __future__ import annotations
@@ -20,22 +19,17 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from dsae.eval.published import PUBLISHED_FACTOR_NAMES, generation_rows, table1_rows
+
 HERE = Path(__file__).resolve().parent
 RESULTS_DIR = HERE / "results"
 PAGE = HERE.parent / "docs" / "RESULTS.md"
 COMPARED = "learnt_prior"  # the sampler whose rows are compared with the published tables
 
-# Sprites, z_1:T kept and f resampled: (model, Acc %, IS, H(y|x), H(y)), as published.
-PUBLISHED_GENERATION: tuple[tuple[str, str, str, str, str], ...] = (
-    ("DSVAE", "90.73", "8.384", "0.072", "2.192"),
-    ("S3VAE", "99.49", "8.637", "0.041", "2.197"),
-    ("C-DSVAE", "99.99", "8.871", "0.014", "2.197"),
-    ("SKD", "100", "8.999", "~0", "2.197"),
-)
+PUBLISHED_GENERATION = generation_rows()  # (model, Acc %, IS, H(y|x), H(y))
 PUBLISHED_GENERATION_PROTOCOL = "z_1:T of a test sequence kept, f ~ N(0, I)"
-# Sprites Table 1 of Li & Mandt (2018), full q: factor -> disagreement %.
-PUBLISHED_TABLE1 = {"skin": "3.98", "pants": "1.82", "top": "0.34", "hair": "0.06",
-                    "action": "8.11"}  # fmt: skip
+_DSAE_NAME = {v: k for k, v in PUBLISHED_FACTOR_NAMES.items() if k != "skin colour"}
+PUBLISHED_TABLE1 = {_DSAE_NAME.get(k, k): v[0] for k, v in table1_rows().items()}  # disagreement %
 
 SAMPLER_LABELS = {
     "learnt_prior": "learnt prior (f ~ N(0, I), z_1:T from the LSTM prior)",
@@ -298,20 +292,27 @@ def group_section(key: tuple, runs: list[dict]) -> list[str]:
     return lines
 
 
+def run_targets(run: dict) -> dict[str, dict[str, dict]]:
+    """{sampler: targets}: every sampler's verdicts when the JSON holds them, else the one."""
+    return run.get("targets_by_sampler") or {configured_sampler(run): run.get("targets") or {}}
+
+
 def targets_table(runs: list[dict]) -> list[str]:
-    names: list[str] = []
-    for r in runs:
-        names += [k for k in (r.get("targets") or {}) if k not in names]
-    sampler = distinct(runs, configured_sampler)
+    samplers = ordered({s for r in runs for s in run_targets(r)})
+    names: list[tuple[str, str]] = []  # (sampler, target); costs once, with the first sampler
+    for s in samplers:
+        for r in runs:
+            names += [(s, k) for k in run_targets(r).get(s, {}) if (s, k) not in names
+                      and ("." in k or s == samplers[0])]  # fmt: skip
     rows = []
-    for name in names:
-        records = [(r.get("targets") or {}).get(name) or {} for r in runs]
+    for sampler, name in names:
+        records = [run_targets(r).get(sampler, {}).get(name) or {} for r in runs]
         label, spec = TARGET_LABELS.get(name, (name.replace("_", " "), ".2f"))
         kind, _, factor = name.partition(".")
         if kind in ("f_kept", "table1"):
             label = f"{'f kept, z sampled' if kind == 'f_kept' else 'Table 1'}: {factor} %"
         if kind in ("generation", "f_kept", "table1"):
-            label += f" [{records[0].get('sampler', sampler)}]"
+            label += f" [{sampler}]"
         goal = next((f"{t['op']} {t['target']:g}" for t in records if "target" in t), "n/a")
         value = fmt(spread(number(t.get("value")) for t in records), spec, len(runs))
         met = sum(bool(t.get("met")) for t in records)

@@ -146,3 +146,24 @@ def test_committed_results_page_is_up_to_date() -> None:
     assert make_results.main(["--check"]) == 0, "run: python benchmarks/make_results.py"
     text = (REPO / "docs" / "RESULTS.md").read_text()
     assert len(text.splitlines()) < 200
+
+
+def test_targets_of_every_sampler_each_in_their_own_rows(tmp_path: Path) -> None:
+    runs = {}
+    for i, (learnt, post) in enumerate([(60.0, 100.0), (50.0, 99.95)]):
+        run = _run(i, post, 99.9, 1100.0)
+        run["targets_by_sampler"] = {
+            "learnt_prior": {"generation.acc": _target(learnt, 99.9, ">="),
+                             "train_wall_time_s": _target(1100.0, 1200.0, "<=")},
+            "aggregate": {"generation.acc": _target(post, 99.9, ">="),
+                          "train_wall_time_s": _target(1100.0, 1200.0, "<=")},
+        }  # fmt: skip
+        runs[f"run{i}.json"] = run
+    text = make_results.render(_write(tmp_path / "results", runs))
+    learnt = _row(text, "| Acc % (z kept, f sampled) [learnt_prior]")
+    post = _row(text, "| Acc % (z kept, f sampled) [aggregate]")
+    assert learnt[-1] == "0 of 2" and learnt[2].startswith("55.00")
+    assert post[-1] == "2 of 2"
+    # the learnt prior's rows come first; costs are listed once
+    assert text.index("[learnt_prior]") < text.index("[aggregate]")
+    assert sum(line.startswith("| training wall time") for line in text.splitlines()) == 2

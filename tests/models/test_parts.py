@@ -11,7 +11,8 @@ from torch.distributions import Bernoulli, Independent, Laplace, Normal, kl_dive
 
 from dsae.config import ModelConfig
 from dsae.models.blocks import Gaussian
-from dsae.models.decoders import ConvFrameDecoder, MLPFrameDecoder, build_decoder
+from dsae.models.decoders import ConvFrameDecoder, MLPFrameDecoder
+from dsae.models.frame_nets import build_decoder
 from dsae.models.likelihoods import LIKELIHOODS
 from dsae.models.views import (
     DYNAMIC_INPUTS,

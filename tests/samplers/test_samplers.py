@@ -22,7 +22,7 @@ from dsae.samplers import (
     samplers_for,
     save_samplers,
 )
-from dsae.train import frames_to_tensor, load_run, train
+from dsae.train import load_run, train
 from dsae.train.checkpoint import load_checkpoint
 
 
@@ -110,7 +110,7 @@ def test_training_fits_the_f_mixture_to_the_aggregate_posterior(tiny_config, tmp
     run = load_run(tmp_path / "run")
     assert run.sampler.name == "mixture_f" and list(run.samplers) == ["learnt_prior", "mixture_f"]
     split = load_split(cfg.data.root, "train")
-    enc = run.model.encode(frames_to_tensor(split.x))
+    enc = run.model.encode(split.meta.modality.to_tensor(split.x))
     q_mean = enc.f_mean.mean(0)
     q_var = (enc.f_logvar.exp() + enc.f_mean.pow(2)).mean(0) - q_mean.pow(2)
     f = run.sampler.sample_f(20000, torch.Generator().manual_seed(0))
@@ -133,7 +133,7 @@ def test_aggregate_samplers_are_the_training_posteriors_and_reload(tiny_config, 
     run = load_run(tmp_path / "run")
     s = run.sampler
     assert s.name == "aggregate" and s.z_part.mean.shape == (n, t * zd)
-    enc = run.model.encode(frames_to_tensor(split.x))
+    enc = run.model.encode(split.meta.modality.to_tensor(split.x))
     torch.testing.assert_close(s.f_part.mean, enc.f_mean)
     torch.testing.assert_close(s.z_part.logvar, enc.z_logvar.flatten(1))
     # samples have the mixture's moments: E[f] = mean_i mu_i, Var f = mean_i (s_i^2 + mu_i^2) - E^2
@@ -162,7 +162,7 @@ def test_training_fits_a_full_covariance_z_mixture(tiny_config, tmp_path):
     t, zd = split.x.shape[1], cfg.model.z_dim
     assert run.sampler.name == "mixture_z"
     assert run.sampler.z_part.scale_tril.shape == (1, t * zd, t * zd)
-    z_post = run.model.encode(frames_to_tensor(split.x)).z_mean.flatten(1).double()
+    z_post = run.model.encode(split.meta.modality.to_tensor(split.x)).z_mean.flatten(1).double()
     cov = torch.cov(z_post.T) + 1e-4 * torch.eye(t * zd, dtype=torch.float64)
     z = run.sampler.sample_z(40000, t, torch.Generator().manual_seed(0)).flatten(1).double()
     scale = float(cov.diagonal().max())

@@ -12,7 +12,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dsae.config import ModelConfig
 from dsae.models.blocks import conv_out_size, norm2d
 
 
@@ -164,33 +163,3 @@ class MLPFrameDecoder(nn.Module):
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         return self.net(h)
-
-
-def build_decoder(cfg: ModelConfig, frame_shape: tuple[int, ...], in_dim: int) -> nn.Module:
-    """The frame decoder of ``cfg`` for frames of ``frame_shape`` ((C, H, W) or (D,)), its
-    add-ons chosen by the config's keys."""
-    if cfg.film_mix and not cfg.decoder_film:
-        raise ValueError("film_mix needs decoder_film: true")
-    if cfg.film_mix and cfg.film_mix_layers < 1:
-        raise ValueError(f"film_mix_layers must be >= 1, got {cfg.film_mix_layers}")
-    if cfg.decoder_colours < 0:
-        raise ValueError(f"decoder_colours must be >= 0, got {cfg.decoder_colours}")
-    if cfg.decoder_colours and cfg.likelihood == "bernoulli":
-        raise ValueError("decoder_colours gives pixel means: it needs gaussian or laplace")
-    if len(frame_shape) != 3:
-        if cfg.decoder_colours:
-            raise ValueError("decoder_colours needs image frames")
-        return MLPFrameDecoder(in_dim, cfg.mlp_hidden, frame_shape[0])
-    c, h, _ = frame_shape
-    return ConvFrameDecoder(
-        in_dim,
-        c,
-        h,
-        cfg.decoder_channels or cfg.channels,
-        cfg.norm,
-        film_dim=cfg.f_dim if cfg.decoder_film else 0,
-        film_hidden=cfg.film_hidden,
-        film_mix=cfg.film_mix_layers if cfg.film_mix else 0,
-        colours=cfg.decoder_colours,
-        colour_dim=cfg.f_dim,
-    )

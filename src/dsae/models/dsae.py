@@ -24,8 +24,8 @@ from torch import nn
 
 from dsae.config import ModelConfig
 from dsae.models.base import Encoding, LossTerms, SequentialVAE, TrainPass, take_frames
-from dsae.models.blocks import ConvFrameEncoder, Gaussian, GaussianHead, MLPFrameEncoder
-from dsae.models.decoders import build_decoder
+from dsae.models.blocks import Gaussian, GaussianHead
+from dsae.models.frame_nets import build_decoder, frame_net
 from dsae.models.likelihoods import LIKELIHOODS
 from dsae.models.views import FrameSubset, build_dynamic_input, build_static_reader
 
@@ -119,13 +119,6 @@ def _check(cfg: ModelConfig, frame_shape: tuple[int, ...]) -> None:
         raise ValueError(
             f"mean_activation {cfg.mean_activation} gives pixel means: it needs gaussian or laplace"
         )
-    if (len(frame_shape) == 3) != (cfg.frame_net == "conv"):
-        raise ValueError(
-            f"frame_net {cfg.frame_net!r} does not fit frames of shape {frame_shape}: "
-            "use conv for images and mlp for vectors"
-        )
-    if len(frame_shape) == 3 and frame_shape[1] != frame_shape[2]:
-        raise ValueError(f"conv frames must be square, got {frame_shape[1]} x {frame_shape[2]}")
     if cfg.decode_frames < 0:
         raise ValueError(f"decode_frames must be >= 0, got {cfg.decode_frames}")
 
@@ -140,13 +133,10 @@ class DSAE(SequentialVAE):
         self.frame_shape = tuple(frame_shape)  # (C, H, W) images or (D,) vectors
         _check(cfg, self.frame_shape)
         self.cfg, self.f_dim, self.z_dim = cfg, cfg.f_dim, cfg.z_dim
-        self.is_image = len(self.frame_shape) == 3
+        nets = frame_net(cfg, self.frame_shape)
+        self.is_image = nets.spatial  # pixel means, NHWC layout
         self._channels_last = False
-        if self.is_image:
-            c, s, _ = self.frame_shape
-            self.frame_encoder = ConvFrameEncoder(c, s, cfg.channels, cfg.frame_dim, cfg.norm)
-        else:
-            self.frame_encoder = MLPFrameEncoder(self.frame_shape[0], cfg.mlp_hidden, cfg.frame_dim)
+        self.frame_encoder = nets.encoder(cfg, self.frame_shape)
         self.decoder = build_decoder(cfg, self.frame_shape, cfg.f_dim + cfg.z_dim)
         self.dynamic_input = build_dynamic_input(cfg, self.frame_shape)
         self.static_view = FrameSubset(cfg.static_frames)

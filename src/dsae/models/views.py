@@ -18,7 +18,8 @@ import torch
 from torch import nn
 
 from dsae.config import ModelConfig
-from dsae.models.blocks import ConvFrameEncoder, Gaussian, GaussianHead
+from dsae.models.blocks import Gaussian, GaussianHead
+from dsae.models.frame_nets import FRAME_NETS, needs_images
 
 SILHOUETTE_THRESHOLD = 0.02  # silhouette: figure pixels over a black background
 
@@ -103,8 +104,7 @@ def build_static_reader(cfg: ModelConfig, frame_shape: tuple[int, ...]) -> nn.Mo
             f"unknown static_encoder {cfg.static_encoder!r} ({', '.join(STATIC_READERS)})"
         )
     if cfg.static_encoder == "palette":
-        if len(frame_shape) != 3:
-            raise ValueError("static_encoder palette needs image frames")
+        needs_images(cfg, frame_shape, "static_encoder palette")
         if cfg.palette_levels < 2:
             raise ValueError(f"palette_levels must be >= 2, got {cfg.palette_levels}")
         return PaletteStaticEncoder(frame_shape[0], cfg.hidden_dim, cfg.f_dim, cfg.palette_levels)
@@ -147,7 +147,7 @@ class LuminanceInput(nn.Module):
 
     def __init__(self, cfg: ModelConfig, frame_shape: tuple[int, ...]):
         super().__init__()
-        self.encoder = ConvFrameEncoder(1, frame_shape[1], cfg.channels, cfg.frame_dim, cfg.norm)
+        self.encoder = FRAME_NETS["conv"].encoder(cfg, frame_shape, channels=1)
 
     def view(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, C, H, W) -> (B, T, 1, H, W)
         b, c = x.shape[0], x.shape[2]
@@ -185,6 +185,5 @@ def build_dynamic_input(cfg: ModelConfig, frame_shape: tuple[int, ...]) -> nn.Mo
         raise ValueError(f"unknown dynamic_input {kind!r} ({', '.join(DYNAMIC_INPUTS)})")
     if kind == "frames":
         return FramesInput()
-    if len(frame_shape) != 3:
-        raise ValueError(f"dynamic_input {kind} needs image frames")
+    needs_images(cfg, frame_shape, f"dynamic_input {kind}")
     return DYNAMIC_INPUTS[kind](cfg, frame_shape)

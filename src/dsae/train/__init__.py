@@ -1,6 +1,6 @@
 """Training: the loop, checkpoints, run directories and the training pass's precision."""
 
-from dsae.train.batches import EpochSampler, frames_to_tensor, tensor_to_frames
+from dsae.train.batches import EpochSampler
 from dsae.train.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 from dsae.train.loop import TrainResult, train
 from dsae.train.precision import (
@@ -30,13 +30,11 @@ __all__ = [
     "autocast_context",
     "bf16_available",
     "bf16_usable",
-    "frames_to_tensor",
     "load_checkpoint",
     "load_run",
     "make_model",
     "prepare_data",
     "resolve_autocast",
     "save_checkpoint",
-    "tensor_to_frames",
     "train",
 ]

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -352,6 +353,8 @@ def main(argv: list[str] | None = None, clock: Clock = MONOTONIC) -> int:
     try:
         data_dir, judge_path, run_dir, out = _paths(args, load_config(args.config, args.overrides))
         result = benchmark(args, data_dir, judge_path, run_dir, clock)
+        given = sys.argv[1:] if argv is None else argv
+        result["command"] = shlex.join(["python", "benchmarks/sprites.py", *given])
     except DsaeError as e:
         print(f"sprites.py: error: {e}", file=sys.stderr)
         return 2

@@ -331,3 +331,16 @@ def test_table_and_user_errors(bench, lib, result, tmp_path, capsys):
     taken = result["root"] / "run"  # holds a checkpoint already
     assert bench.main([str(CONFIG), "--run-dir", str(taken), "--data", str(tmp_path)]) == 2
     assert "already holds a run" in capsys.readouterr().err
+
+
+def test_targets_are_judged_once_per_sampler_and_the_command_is_recorded(result):
+    r = result["json"]
+    by_sampler = r["targets_by_sampler"]
+    assert r["compared_with_published"] == "learnt_prior" and "learnt_prior" in by_sampler
+    assert r["targets"] == by_sampler[r["targets_sampler"]]
+    for name, targets in by_sampler.items():
+        assert set(targets) == SPRITES_TARGETS, name
+        assert r["all_met_by_sampler"][name] == all(t["met"] for t in targets.values())
+    # each sampler's rows come from its own evaluation: generation keyed by sampler
+    assert set(r["evaluation"]["generation"]) == set(by_sampler)
+    assert r["command"].startswith("python benchmarks/sprites.py ")

@@ -98,7 +98,8 @@ def test_train_within_max_minutes_fits_the_schedule(tmp_path, toy_dir):
     # the wiring only: how many steps fit in 3 s depends on the machine and its load (the
     # fitted schedule itself is tested on a fake clock in tests/train/test_deadline.py)
     ck = torch.load(run / "checkpoint.pt", weights_only=True)
-    assert ck["out_of_time"] is True and ck["step"] < 1000000
+    # the steps ended at the deadline, or at the last step of the schedule fitted to it
+    assert ck.get("out_of_time") or ck["step"] == ck["schedule_steps"] < 1000000
     assert ck["step"] <= ck["schedule_steps"] <= 1000000
     assert_user_error(
         dsae("train", str(cfg), "--out", str(tmp_path / "r"), "--max-minutes", "0", check=False),

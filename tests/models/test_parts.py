@@ -122,7 +122,9 @@ def test_dynamic_inputs_by_name():
     for kind in ("luminance", "silhouette"):
         cfg = dataclasses.replace(CFG, dynamic_input=kind)
         assert not build_dynamic_input(cfg, (3, 16, 16)).uses_shared
-        with pytest.raises(ValueError, match="needs image frames"):
+        with pytest.raises(ValueError, match=f"dynamic_input {kind} needs image frames"):
+            build_dynamic_input(dataclasses.replace(cfg, frame_net="mlp"), (20,))
+        with pytest.raises(ValueError, match="frame_net conv needs image frames"):
             build_dynamic_input(cfg, (20,))
     with pytest.raises(ValueError, match="unknown dynamic_input"):
         build_dynamic_input(dataclasses.replace(CFG, dynamic_input="hue"), (3, 16, 16))
@@ -140,7 +142,9 @@ def test_static_readers_by_name():
     assert palette.reads == "pixels" and palette.cells == 8**3
     assert palette(torch.rand(2, 5, 3, 16, 16)).mean.shape == (2, CFG.f_dim)
     with pytest.raises(ValueError, match="palette needs image"):
-        build_static_reader(dataclasses.replace(CFG, static_encoder="palette"), (20,))
+        build_static_reader(
+            dataclasses.replace(CFG, static_encoder="palette", frame_net="mlp"), (20,)
+        )
     with pytest.raises(ValueError, match="unknown static_encoder"):
         build_static_reader(dataclasses.replace(CFG, static_encoder="gru"), (3, 16, 16))
 
@@ -152,7 +156,12 @@ def test_build_decoder_maps_the_config_to_the_add_ons():
     dec = build_decoder(cfg, (3, 16, 16), 9)
     assert dec.film is not None and dec.mix is not None and dec.colours == 4 and dec.outputs_mean
     assert dec(torch.randn(2, 9)).shape == (2, 3, 16, 16)
-    assert isinstance(build_decoder(CFG, (20,), 9), MLPFrameDecoder)
+    vectors = dataclasses.replace(CFG, frame_net="mlp")
+    assert isinstance(build_decoder(vectors, (20,), 9), MLPFrameDecoder)
+    with pytest.raises(ValueError, match="frame_net conv needs image frames"):
+        build_decoder(CFG, (20,), 9)
+    with pytest.raises(ValueError, match="frame_net mlp needs vector frames"):
+        build_decoder(vectors, (3, 16, 16), 9)
     for over, match in [
         ({"film_mix": True}, "film_mix needs decoder_film"),
         ({"decoder_film": True, "film_mix": True, "film_mix_layers": 0}, "film_mix_layers"),
@@ -162,4 +171,4 @@ def test_build_decoder_maps_the_config_to_the_add_ons():
         with pytest.raises(ValueError, match=match):
             build_decoder(dataclasses.replace(CFG, **over), (3, 16, 16), 9)
     with pytest.raises(ValueError, match="image frames"):
-        build_decoder(dataclasses.replace(CFG, decoder_colours=2), (20,), 9)
+        build_decoder(dataclasses.replace(vectors, decoder_colours=2), (20,), 9)

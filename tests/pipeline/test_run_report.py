@@ -12,11 +12,11 @@ import re
 import subprocess
 import sys
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
 import pytest
+from page_checks import assert_browser_shows, needs_chromium, table, tags
 from PIL import Image
 
 from dsae.config import Config
@@ -25,17 +25,6 @@ from dsae.pipeline.report import PUBLISHED, build_report
 from dsae.train import train
 from dsae.viz.plots import plot_factor_trajectories
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # Text that must reach the page escaped, never as markup.
 HOSTILE = "<b>bold</b> & <script>alert(1)</script>"
 ODD_FACTOR = "<i>odd</i>"
@@ -149,58 +138,42 @@ def built(tmp_path_factory, toy_dir) -> Built:
     )
 
 
-class _Tags(HTMLParser):
-    """Every start tag with its attributes."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, dict(attrs)))
-
-
-def _tags(page: str) -> list[tuple[str, dict[str, str | None]]]:
-    parser = _Tags()
-    parser.feed(page)
-    return parser.tags
-
-
-def _table(page: str, table_id: str) -> str:
-    m = re.search(rf'<table id="{table_id}"[^>]*>.*?</table>', page, flags=re.S)
-    assert m, f"no table {table_id}"
-    return m.group(0)
-
-
 # --- the page ----------------------------------------------------------------------------
 
 
 def test_sections_and_tables_are_present(built):
-    ids = {a.get("id") for _, a in _tags(built.sprites)}
+    ids = {a.get("id") for _, a in tags(built.sprites)}
     for section in ("summary", "curves", "reconstructions", "swaps", "samples", "evaluation"):
         assert section in ids
-    for table in ("dataset", "last-losses", "config-model", "config-train", "eval-setup"):
-        assert table in ids
-    for table in ("reconstruction", "table1", "generation", "generation-f-kept", "swap", "latent"):
-        assert table in ids
+    for table_id in ("dataset", "last-losses", "config-model", "config-train", "eval-setup"):
+        assert table_id in ids
+    for table_id in (
+        "reconstruction",
+        "table1",
+        "generation",
+        "generation-f-kept",
+        "swap",
+        "latent",
+    ):
+        assert table_id in ids
     assert "extra-notes" in ids  # an unknown key is still shown
     assert built.sprites.startswith("<!DOCTYPE html>")
     assert "<title>dsae report: run</title>" in built.sprites
-    losses = _table(built.sprites, "last-losses")
+    losses = table(built.sprites, "last-losses")
     assert all(f">{k}<" in losses for k in ("loss", "recon", "kl_f", "kl_z"))
     # the protocols' rates are percentages in metrics.json, shown as they are; the judge's
     # test accuracy is a fraction, shown as a percentage
     assert ">87.50<" in built.sprites
-    assert "43.75 \u00b1 6.25" in _table(built.sprites, "generation")
-    assert "81.25" in _table(built.sprites, "reconstruction")
-    swap = _table(built.sprites, "swap")
+    assert "43.75 \u00b1 6.25" in table(built.sprites, "generation")
+    assert "81.25" in table(built.sprites, "reconstruction")
+    swap = table(built.sprites, "swap")
     assert all(v in swap for v in ("62.50", "57.50", "12.50", "93.75", "n/a"))
     # the test's metrics.json names another dataset fingerprint than the run's
     assert "fingerprints differ" in built.sprites
 
 
 def test_every_image_is_an_embedded_png_or_gif(built):
-    images = [a for tag, a in _tags(built.sprites) if tag == "img"]
+    images = [a for tag, a in tags(built.sprites) if tag == "img"]
     # curves, recon png+gif, swap grid + 4 pair GIFs, 2 x (grid + 3 group GIFs), 2 plots
     assert len(images) == 1 + 2 + 5 + 8 + 2
     formats = set()
@@ -223,7 +196,7 @@ def test_page_loads_nothing_from_outside(built):
     for page in (built.sprites, built.toy):
         assert "http://" not in page and "https://" not in page
         assert "url(" not in page and "@import" not in page
-        for tag, attrs in _tags(page):
+        for tag, attrs in tags(page):
             assert tag not in ("link", "iframe", "object", "embed")
             for key in ("src", "href"):
                 value = attrs.get(key)
@@ -232,7 +205,7 @@ def test_page_loads_nothing_from_outside(built):
 
 
 def test_published_numbers_only_for_sprites(built):
-    gen, t1 = _table(built.sprites, "generation"), _table(built.sprites, "table1")
+    gen, t1 = table(built.sprites, "generation"), table(built.sprites, "table1")
     for model in ("DSVAE", "S3VAE", "C-DSVAE", "SKD"):
         assert f"{model} (published)" in gen
     assert gen.count('class="published"') == 4
@@ -243,7 +216,7 @@ def test_published_numbers_only_for_sprites(built):
         assert all(v in row for v in PUBLISHED["sprites"].table1[theirs]), row
     assert "Li &amp; Mandt (2018), Table 1" in built.sprites
 
-    toy_gen, toy_t1 = _table(built.toy, "generation"), _table(built.toy, "table1")
+    toy_gen, toy_t1 = table(built.toy, "generation"), table(built.toy, "table1")
     assert "published" not in toy_gen and "published" not in toy_t1
     for number in ("90.73", "8.999", "8.8859", "13.7510", "C-DSVAE"):
         assert number not in built.toy
@@ -253,7 +226,7 @@ def test_text_is_escaped(built):
     for page in (built.sprites, built.toy):
         assert HOSTILE not in page and ODD_FACTOR not in page
         assert "&lt;b&gt;bold&lt;/b&gt; &amp; &lt;script&gt;alert(1)&lt;/script&gt;" in page
-        assert "&lt;i&gt;odd&lt;/i&gt;" in _table(page, "table1")
+        assert "&lt;i&gt;odd&lt;/i&gt;" in table(page, "table1")
         assert page.count("<script") == 1  # the page's own image counter
 
 
@@ -292,7 +265,7 @@ def test_per_sampler_metrics_on_sprites(built, tmp_path):
     eval_dir.mkdir()
     (eval_dir / "metrics.json").write_text(json.dumps(per_sampler))
     page = build_report(built.run, eval_dir, out=tmp_path / "r.html").read_text()
-    gen = _table(page, "generation")
+    gen = table(page, "generation")
     assert gen.count('class="published"') == 4 and gen.count('class="posthoc"') == 1
     assert "dsae, learnt_prior (this run, n = 64)" in gen
     assert 'id="table1-aggregate"' in page
@@ -329,40 +302,13 @@ def test_missing_run_and_unreadable_metrics_are_user_errors(built, tmp_path):
 # --- a real browser ----------------------------------------------------------------------
 
 
-def _chromium(*args: str, user_data: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={user_data}", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
-@pytest.mark.skipif(
-    not Path(CHROMIUM).is_file(),
-    reason=f"headless browser test needs Chromium at {CHROMIUM} (apt-get install chromium)",
-)
+@needs_chromium
 def test_chromium_loads_every_image_and_shows_the_tables(built, tmp_path):
-    url = built.sprites_path.resolve().as_uri()
-    dom = _chromium("--dump-dom", url, user_data=tmp_path / "profile").stdout
-    body = re.search(r"<body[^>]*>", dom)
-    assert body, dom[:500]
-    loaded = re.search(r'data-images-loaded="(\d+)"', body.group(0))
-    total = re.search(r'data-images-total="(\d+)"', body.group(0))
-    assert loaded and total, body.group(0)
-    assert int(loaded.group(1)) == int(total.group(1)) > 0
-    for table in ("table1", "generation", "reconstruction", "latent", "dataset"):
-        assert f'id="{table}"' in dom
-
-    shot = tmp_path / "report.png"
-    _chromium(
-        f"--screenshot={shot}", "--window-size=1280,2000", url, user_data=tmp_path / "profile"
+    assert_browser_shows(
+        built.sprites_path,
+        ("table1", "generation", "reconstruction", "latent", "dataset"),
+        tmp_path,
     )
-    assert shot.is_file() and shot.stat().st_size > 20_000
-    with Image.open(shot) as im:
-        assert im.size == (1280, 2000)
-        lo, hi = im.convert("L").getextrema()
-        assert hi - lo > 100  # text and pictures, not a blank page
 
 
 # --- the command line --------------------------------------------------------------------

@@ -9,11 +9,11 @@ import io
 import re
 import subprocess
 import sys
-from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
 import pytest
+from page_checks import assert_browser_shows, needs_chromium, table, tags
 from PIL import Image
 
 from dsae.viz.gif import save_gif
@@ -21,17 +21,6 @@ from dsae.viz.grid import save_png, sequence_grid, swap_grid
 from dsae.viz.plots import plot_factor_trajectories, plot_training_curves
 from dsae.viz.report import PictureSet, PublishedTables, ReportInputs, build_page
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # Text that must reach the page escaped, never as markup.
 HOSTILE = "<b>bold</b> & <script>alert(1)</script>"
 ODD_FACTOR = "<i>odd</i>"
@@ -199,29 +188,6 @@ def pages(tmp_path_factory) -> dict[str, str]:
     return pages
 
 
-class _Tags(HTMLParser):
-    """Every start tag with its attributes."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, dict(attrs)))
-
-
-def _tags(page: str) -> list[tuple[str, dict[str, str | None]]]:
-    parser = _Tags()
-    parser.feed(page)
-    return parser.tags
-
-
-def _table(page: str, table_id: str) -> str:
-    m = re.search(rf'<table id="{table_id}"[^>]*>.*?</table>', page, flags=re.S)
-    assert m, f"no table {table_id}"
-    return m.group(0)
-
-
 def _row(table: str, label: str) -> str:
     m = re.search(rf"<tr[^>]*><th>{re.escape(label)}</th>.*?</tr>", table, flags=re.S)
     assert m, f"no row {label}"
@@ -233,20 +199,27 @@ def _row(table: str, label: str) -> str:
 
 def test_sections_and_tables_from_plain_data(pages):
     page = pages["old"]
-    ids = {a.get("id") for _, a in _tags(page)}
+    ids = {a.get("id") for _, a in tags(page)}
     for section in ("summary", "curves", "reconstructions", "swaps", "samples", "evaluation"):
         assert section in ids
-    for table in ("dataset", "last-losses", "config-model", "config-train", "eval-setup"):
-        assert table in ids
-    for table in ("reconstruction", "table1", "generation", "generation-f-kept", "swap", "latent"):
-        assert table in ids
+    for table_id in ("dataset", "last-losses", "config-model", "config-train", "eval-setup"):
+        assert table_id in ids
+    for table_id in (
+        "reconstruction",
+        "table1",
+        "generation",
+        "generation-f-kept",
+        "swap",
+        "latent",
+    ):
+        assert table_id in ids
     assert "extra-notes" in ids  # an unknown key is still shown
     assert page.startswith("<!DOCTYPE html>")
     assert "<title>dsae report: run</title>" in page
     assert ">87.50<" in page  # the judge's test accuracy, a fraction, as a percentage
-    assert "43.75 \u00b1 6.25" in _table(page, "generation")
-    assert "81.25" in _table(page, "reconstruction")
-    swap = _table(page, "swap")
+    assert "43.75 \u00b1 6.25" in table(page, "generation")
+    assert "81.25" in table(page, "reconstruction")
+    swap = table(page, "swap")
     assert all(v in swap for v in ("62.50", "57.50", "12.50", "93.75", "n/a"))
     assert "fingerprints differ" in page  # metrics.json names another dataset than the run's
     assert "1 min 15 s" in page  # wall time
@@ -254,7 +227,7 @@ def test_sections_and_tables_from_plain_data(pages):
 
 
 def test_one_row_per_sampler_beside_the_published_rows(pages):
-    gen = _table(pages["new"], "generation")
+    gen = table(pages["new"], "generation")
     ours = _row(gen, "dsae, learnt_prior (this run, n = 64)")
     assert 'class="ours"' in ours and "43.75 \u00b1 6.25" in ours
     posthoc = _row(gen, f"dsae, aggregate ({POSTHOC}, n = 64)")
@@ -264,19 +237,19 @@ def test_one_row_per_sampler_beside_the_published_rows(pages):
     assert order == sorted(order)
     assert gen.count('class="published"') == 2
     # Table 1: the learnt prior beside the published numbers, the other sampler alone
-    t1 = _table(pages["new"], "table1")
+    t1 = table(pages["new"], "table1")
     assert all(v in _row(t1, "top") for v in ("25.00", "0.34", "0.0647", "8.9173"))
-    other = _table(pages["new"], "table1-aggregate")
+    other = table(pages["new"], "table1-aggregate")
     assert "12.50" in _row(other, "top") and "published" not in other
     assert f"Sampler aggregate ({POSTHOC})" in pages["new"]
     # f kept, z sampled: one column per sampler
-    f_kept = _table(pages["new"], "generation-f-kept")
+    f_kept = table(pages["new"], "generation-f-kept")
     assert "learnt_prior %" in f_kept and "aggregate %" in f_kept
     assert "53.75" in f_kept and "81.25" in f_kept
     # trajectories: each sampler's plot and numbers under its own label
     assert 'id="trajectories"' in pages["new"] and 'id="trajectories-aggregate"' in pages["new"]
     assert "<th>samplers</th>" in pages["new"] and "compared with published numbers" in pages["new"]
-    assert "SNR (dB)" in _table(pages["new"], "reconstruction")
+    assert "SNR (dB)" in table(pages["new"], "reconstruction")
 
 
 def test_skipped_protocols_are_named_with_their_reason(pages):
@@ -287,7 +260,7 @@ def test_skipped_protocols_are_named_with_their_reason(pages):
 
 
 def test_published_numbers_only_when_given(pages):
-    gen, t1 = _table(pages["old"], "generation"), _table(pages["old"], "table1")
+    gen, t1 = table(pages["old"], "generation"), table(pages["old"], "table1")
     assert "DSVAE (published)" in gen and "SKD (published)" in gen
     assert gen.count('class="published"') == 2
     assert 'class="ours"' in _row(gen, "dsae (this run, n = 64)")
@@ -296,7 +269,7 @@ def test_published_numbers_only_when_given(pages):
         assert all(v in _row(t1, ours) for v in PUBLISHED.table1[theirs])
     assert "Li &amp; Mandt (2018), Table 1" in pages["old"]
     plain = pages["old_unpublished"]
-    assert "published" not in _table(plain, "generation") and "published" not in _table(
+    assert "published" not in table(plain, "generation") and "published" not in table(
         plain, "table1"
     )
     for number in ("90.73", "8.999", "8.9173", "13.7510", "DSVAE"):
@@ -304,7 +277,7 @@ def test_published_numbers_only_when_given(pages):
 
 
 def test_every_image_is_an_embedded_png_or_gif(pages):
-    images = [a for tag, a in _tags(pages["old"]) if tag == "img"]
+    images = [a for tag, a in tags(pages["old"]) if tag == "img"]
     # curves, recon png+gif, swap grid + 1 GIF, static grid + 1 GIF, 2 plots
     assert len(images) == 1 + 2 + 2 + 2 + 2
     formats = set()
@@ -328,7 +301,7 @@ def test_page_loads_nothing_from_outside(pages):
         page = pages[key]
         assert "http://" not in page and "https://" not in page
         assert "url(" not in page and "@import" not in page
-        for tag, attrs in _tags(page):
+        for tag, attrs in tags(page):
             assert tag not in ("link", "iframe", "object", "embed")
             for name in ("src", "href"):
                 value = attrs.get(name)
@@ -340,7 +313,7 @@ def test_text_is_escaped(pages):
     for key in ("old", "new"):
         page = pages[key]
         assert ODD_FACTOR not in page and HOSTILE not in page
-        assert "&lt;i&gt;odd&lt;/i&gt;" in _table(page, "table1")
+        assert "&lt;i&gt;odd&lt;/i&gt;" in table(page, "table1")
         assert page.count("<script") == 1  # the page's own image counter
     assert "&lt;b&gt;bold&lt;/b&gt; &amp; &lt;script&gt;alert(1)&lt;/script&gt;" in pages["old"]
 
@@ -358,37 +331,7 @@ def test_viz_needs_no_training_evaluation_or_pipeline():
 # --- a real browser ----------------------------------------------------------------------
 
 
-def _chromium(*args: str, user_data: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={user_data}", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
-@pytest.mark.skipif(
-    not Path(CHROMIUM).is_file(),
-    reason=f"headless browser test needs Chromium at {CHROMIUM} (apt-get install chromium)",
-)
+@needs_chromium
 def test_chromium_loads_every_image_and_shows_the_tables(pages, tmp_path):
-    url = Path(pages["new_path"]).resolve().as_uri()
-    dom = _chromium("--dump-dom", url, user_data=tmp_path / "profile").stdout
-    body = re.search(r"<body[^>]*>", dom)
-    assert body, dom[:500]
-    loaded = re.search(r'data-images-loaded="(\d+)"', body.group(0))
-    total = re.search(r'data-images-total="(\d+)"', body.group(0))
-    assert loaded and total, body.group(0)
-    assert int(loaded.group(1)) == int(total.group(1)) > 0
-    for table in ("table1", "table1-aggregate", "generation", "reconstruction", "dataset"):
-        assert f'id="{table}"' in dom
-
-    shot = tmp_path / "report.png"
-    _chromium(
-        f"--screenshot={shot}", "--window-size=1280,2000", url, user_data=tmp_path / "profile"
-    )
-    assert shot.is_file() and shot.stat().st_size > 20_000
-    with Image.open(shot) as im:
-        assert im.size == (1280, 2000)
-        lo, hi = im.convert("L").getextrema()
-        assert hi - lo > 100  # text and pictures, not a blank page
+    tables = ("table1", "table1-aggregate", "generation", "reconstruction", "dataset")
+    assert_browser_shows(Path(pages["new_path"]), tables, tmp_path)

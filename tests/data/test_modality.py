@@ -69,3 +69,18 @@ def test_quality_is_perfect_on_identity_and_falls_with_noise():
     assert vm.quality(v, v + rng.normal(scale=0.1, size=v.shape))["snr_db"] == pytest.approx(
         20.0, abs=3.0
     )
+
+
+def test_pooled_quality_averages_sequences_and_takes_the_psnr_of_the_mean_mse():
+    m = modality_for((4, 4, 3))
+    x = np.zeros((2, 1, 4, 4, 3), np.uint8)
+    y = x.copy()
+    y[1] = 255  # one perfect sequence, one as far off as it gets
+    per = {}
+    for i in range(2):
+        for k, v in m.quality(x[i : i + 1], y[i : i + 1]).items():
+            per.setdefault(k, []).append(v)
+    pooled = m.pool(per)
+    assert pooled["mse"] == pytest.approx(0.5) and pooled["psnr"] == pytest.approx(50.0)
+    assert pooled["psnr_global"] == pytest.approx(10 * np.log10(2.0))
+    assert modality_for((3,)).pool({"mse": [1.0, 3.0]}) == {"mse": 2.0}

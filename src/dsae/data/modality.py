@@ -57,6 +57,11 @@ class Modality:
         """How close ``x_hat`` is to ``x`` (stored layout, same shape)."""
         raise NotImplementedError
 
+    def pool(self, per_sequence: dict[str, list[float]]) -> dict[str, float]:
+        """:meth:`quality` of each sequence (equal sizes) -> the measures over all of them:
+        each averaged over the sequences."""
+        return {k: float(np.mean(v)) for k, v in per_sequence.items()}
+
     def _check_tensor(self, x: torch.Tensor) -> None:
         if x.dim() != 2 + len(self.model_shape) or tuple(x.shape[2:]) != self.model_shape:
             dims = ", ".join(map(str, self.model_shape))
@@ -120,6 +125,13 @@ class ImageFrames(Modality):
             "psnr_global": float(10.0 * np.log10(1.0 / max(mse, MSE_FLOOR))),
         }
 
+    def pool(self, per_sequence: dict[str, list[float]]) -> dict[str, float]:
+        """Averages over the sequences, except ``psnr_global``: the PSNR of the mean MSE."""
+        out = super().pool(per_sequence)
+        if "mse" in out:
+            out["psnr_global"] = float(10.0 * np.log10(1.0 / max(out["mse"], MSE_FLOOR)))
+        return out
+
 
 def _unit(x: np.ndarray) -> np.ndarray:
     """Stored images as float64 in [0, 1]."""
@@ -165,7 +177,10 @@ class VectorFrames(Modality):
             raise DsaeError(f"cannot compare frames of shapes {a.shape} and {b.shape}")
         mse = float(((a - b) ** 2).mean())
         power = float((a**2).mean())
-        return {"mse": mse, "snr_db": float(10.0 * np.log10(max(power, MSE_FLOOR) / max(mse, MSE_FLOOR)))}
+        return {
+            "mse": mse,
+            "snr_db": float(10.0 * np.log10(max(power, MSE_FLOOR) / max(mse, MSE_FLOOR))),
+        }
 
 
 MODALITIES: dict[str, type[Modality]] = {"image": ImageFrames, "vector": VectorFrames}

@@ -37,7 +37,7 @@ def reconstruction_protocol(
     Every measure of ``split.meta.modality.quality`` is computed per sequence (on the
     reconstruction in the stored layout, e.g. uint8 images) and averaged over the sequences:
     for images ``mse`` and ``psnr`` (mean over sequences of 10 log10(1 / MSE_seq), capped
-    at 100 dB). ``judge_accuracy`` (%) is the judge's accuracy on the reconstructions
+    at 100 dB) and ``psnr_global`` (the PSNR of the mean MSE). ``judge_accuracy`` (%) is the judge's accuracy on the reconstructions
     against the true labels, ``judge_accuracy_data`` on the data themselves, per factor.
     """
     classifier, enc = prepare(model, split, judge, encoding, batch_size)
@@ -62,7 +62,7 @@ def reconstruction_protocol(
             if per_frame:
                 for k, v in classifier.predict_frame_proba(frames).items():
                     frame.setdefault(k, []).append(v)
-    out: dict[str, Any] = {k: float(np.mean(v)) for k, v in quality.items()}
+    out: dict[str, Any] = modality.pool(quality)
     out.update({"modality": modality.name, "averaged_over": "sequences", "n": len(split)})
     if classifier is None:
         return out

@@ -1,18 +1,22 @@
-"""Small shared helpers: atomic file writes, seeding, threads, the heap."""
+"""Small shared helpers: atomic file writes, safe state loading, seeding, threads, the heap."""
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
 import os
+import pickle
 import random
 import secrets
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 import torch
+
+from dsae.errors import DsaeError
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
@@ -38,6 +42,21 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write(path, lambda fh: fh.write(text.encode()))
+
+
+def load_state(path: str | os.PathLike, default_name: str, what: str) -> tuple[Any, Path]:
+    """``torch.load(weights_only=True)`` of ``path`` (or ``path/default_name`` for a folder);
+    a missing or unreadable file is one DsaeError naming ``what``. Returns (state, file)."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / default_name
+    if not p.is_file():
+        raise DsaeError(f"{what} not found: {p}")
+    try:
+        return torch.load(p, map_location="cpu", weights_only=True), p
+    except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, OSError) as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise DsaeError(f"corrupt {what} {p}: {msg}") from None
 
 
 def seed_everything(seed: int) -> None:

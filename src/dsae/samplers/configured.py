@@ -4,8 +4,6 @@ and its file ``RUN/samplers.pt`` (a plain dict of tensors and primitives)."""
 from __future__ import annotations
 
 import os
-import pickle
-import zipfile
 from pathlib import Path
 
 import torch
@@ -15,7 +13,7 @@ from dsae.errors import DsaeError
 from dsae.models.base import Encoding, SequentialVAE
 from dsae.samplers.base import LearntPrior, Sampler
 from dsae.samplers.parts import F_PARTS, LEARNT_F, LEARNT_Z, Z_PARTS, Mixture
-from dsae.utils import atomic_write
+from dsae.utils import atomic_write, load_state
 
 SAMPLERS_FILE = "samplers.pt"
 
@@ -116,18 +114,11 @@ def load_sampler(
     path: str | os.PathLike, model: SequentialVAE, cfg: ModelConfig
 ) -> ConfiguredSampler:
     """The configured sampler saved at ``path`` (a run directory or the file itself)."""
-    p = Path(path)
-    if p.is_dir():
-        p = p / SAMPLERS_FILE
-    if not p.is_file():
-        raise DsaeError(f"samplers not found: {p}")
+    state, p = load_state(path, SAMPLERS_FILE, "samplers file")
     try:
-        state = torch.load(p, map_location="cpu", weights_only=True)
         f = Mixture.from_state(state["f"]) if "f" in state else None
         z = Mixture.from_state(state["z"]) if "z" in state else None
-    except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, OSError) as e:
-        raise DsaeError(f"corrupt samplers file {p}: {str(e).splitlines()[0]}") from None
-    except (KeyError, TypeError):
+    except (KeyError, TypeError, RuntimeError):
         raise DsaeError(f"corrupt samplers file {p}: not a dsae samplers file") from None
     kinds = (f.kind if f else LEARNT_F, z.kind if z else LEARNT_Z)
     if kinds != (cfg.f_prior, cfg.z_prior):

@@ -4,8 +4,6 @@ loaded with ``weights_only=True``."""
 from __future__ import annotations
 
 import os
-import pickle
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +11,7 @@ import torch
 
 from dsae import __version__
 from dsae.errors import DsaeError
-from dsae.utils import atomic_write
+from dsae.utils import atomic_write, load_state
 
 CHECKPOINT_FILE = "checkpoint.pt"
 
@@ -26,16 +24,7 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """Read a checkpoint safely; a missing or corrupt file is a user error."""
-    p = Path(path)
-    if p.is_dir():
-        p = p / CHECKPOINT_FILE
-    if not p.is_file():
-        raise DsaeError(f"checkpoint not found: {p}")
-    try:
-        state = torch.load(p, map_location="cpu", weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, OSError) as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise DsaeError(f"corrupt checkpoint {p}: {msg}") from None
+    state, p = load_state(path, CHECKPOINT_FILE, "checkpoint")
     if not isinstance(state, dict) or "model" not in state or "config" not in state:
         raise DsaeError(f"corrupt checkpoint {p}: not a dsae checkpoint")
     return state

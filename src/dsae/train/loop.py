@@ -148,6 +148,7 @@ def train(
     seed_everything(cfg.train.seed)
     data_dir = prepare_data(cfg.data, progress=progress)
     meta = load_meta(data_dir)
+    frames = meta.modality  # stored frames -> model inputs
     split = load_split(data_dir, "train")
     model = make_model(cfg, meta)
     mi = None
@@ -228,7 +229,7 @@ def train(
                 if timer.out_of_time():
                     out_of_time = True
                     break
-                x = meta.modality.to_tensor(split.x[batches.indices(step)])
+                x = frames.to_tensor(split.x[batches.indices(step)])
                 with autocast_context(autocast):
                     out = model(x)
                     terms = elbo_terms(model, x, out, cfg.objective, step)
@@ -292,7 +293,7 @@ def train(
             model_raw = trained
             ema.copy_to(model)
         try:  # training-sized batches: the pass reuses the blocks the steps freed (heap_keep_mb)
-            prior_fit.update(finish_sampler(model, cfg, meta.modality, split.x, run))
+            prior_fit.update(finish_sampler(model, cfg, frames, split.x, run))
         except KeyboardInterrupt:  # the steps are kept as they ended; resuming fits the sampler
             model_raw = None
             checkpoint(step, wall_offset + time.perf_counter() - t0, weights=trained)

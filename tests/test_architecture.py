@@ -166,11 +166,7 @@ def test_no_source_file_is_over_the_size_limit(root):
 def test_the_checks_catch_what_they_forbid(tmp_path):
     """The import scan finds upward, relative and function-level imports."""
     fake = PACKAGE / "models" / "_probe.py"  # never written: parsed from text
-    code = (
-        "from dsae.train import train\n"
-        "from ..eval import judge\n"
-        "def f():\n    import dsae.cli\n"
-    )
+    code = "from dsae.train import train\nfrom ..eval import judge\ndef f():\n    import dsae.cli\n"
     tree = ast.parse(code)
     found = imported_modules(fake, tree)
     mods = {m for m, _ in found}

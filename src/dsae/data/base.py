@@ -5,7 +5,10 @@ A dataset directory holds ``meta.json`` and one ``<split>.npz`` per split (``tra
 
 - ``x``: (N, T, H, W, C) uint8 frames, or (N, T, D) float32 vector frames;
 - ``static``: (N, n_static) int64 labels of the time-invariant factors;
-- one array per dynamic factor, named as in the metadata: (N,) or (N, T) int64.
+- one array per dynamic factor, named as in the metadata: (N,) or (N, T) int64;
+- optionally ``group_<name>`` (N,) int64 per grouping named in the metadata, e.g.
+  ``group_utterance``: which recording each segment was cut from, so that results can be
+  pooled per recording.
 
 ``meta.json`` names the factors and their class counts, so every consumer (training,
 judges, metrics, pictures) reads them from one place.
@@ -41,6 +44,7 @@ class DatasetMeta:
     static_factors: dict[str, int]  # factor name -> number of classes, in column order
     dynamic_factors: dict[str, int]  # factor name -> number of classes
     info: dict = field(default_factory=dict)  # free-form provenance (source, seed, ...)
+    groups: list[str] = field(default_factory=list)  # groupings of sequences, e.g. utterance
 
     @property
     def modality(self) -> Modality:
@@ -54,6 +58,8 @@ class DatasetMeta:
     def to_json(self) -> str:
         d = asdict(self)
         d["frame_shape"] = list(self.frame_shape)
+        if not self.groups:  # datasets without groupings keep their metadata unchanged
+            del d["groups"]
         return json.dumps(d, indent=2, sort_keys=False)
 
     @classmethod
@@ -66,6 +72,7 @@ class DatasetMeta:
                 static_factors={str(k): int(v) for k, v in d["static_factors"].items()},
                 dynamic_factors={str(k): int(v) for k, v in d["dynamic_factors"].items()},
                 info=dict(d.get("info", {})),
+                groups=[str(g) for g in d.get("groups", [])],
             )
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise DsaeError(f"invalid dataset metadata: {e!r}") from None
@@ -79,6 +86,13 @@ class SequenceSplit:
     static: np.ndarray  # (N, n_static) int64
     dynamic: dict[str, np.ndarray]  # name -> (N,) or (N, T) int64
     meta: DatasetMeta
+    groups: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (N,) int64 ids
+
+    def group_ids(self, name: str) -> np.ndarray:
+        """(N,) ids of the grouping ``name``; without it each sequence is its own group."""
+        if name in self.groups:
+            return self.groups[name]
+        return np.arange(len(self), dtype=np.int64)
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
@@ -117,6 +131,14 @@ class SequenceSplit:
                 raise DsaeError(f"dynamic factor {name!r} has shape {lab.shape}")
             if n and (lab.min() < 0 or lab.max() >= k):
                 raise DsaeError(f"dynamic factor {name!r} has labels outside 0..{k - 1}")
+        for name in m.groups:
+            if name not in self.groups:
+                raise DsaeError(f"grouping {name!r} is missing")
+            if self.groups[name].shape != (n,):
+                raise DsaeError(f"grouping {name!r} has shape {self.groups[name].shape}")
+        extra = set(self.groups) - set(m.groups)
+        if extra:
+            raise DsaeError(f"groupings {sorted(extra)} are not named in the metadata")
 
     def subset(self, idx: np.ndarray) -> SequenceSplit:
         return SequenceSplit(
@@ -124,6 +146,7 @@ class SequenceSplit:
             static=self.static[idx],
             dynamic={k: v[idx] for k, v in self.dynamic.items()},
             meta=self.meta,
+            groups={k: v[idx] for k, v in self.groups.items()},
         )
 
 
@@ -146,6 +169,8 @@ def save_dataset(out_dir: str | os.PathLike, splits: dict[str, SequenceSplit]) -
         arrays = {"x": split.x, "static": split.static.astype(np.int64)}
         for k, v in split.dynamic.items():
             arrays[k] = v.astype(np.int64)
+        for k, v in split.groups.items():
+            arrays[f"group_{k}"] = v.astype(np.int64)
         _atomic_save_npz(out / f"{name}.npz", arrays)
         digests[f"{name}.npz"] = _sha256_file(out / f"{name}.npz")
     meta.info = {**meta.info, "sha256": digests}
@@ -177,9 +202,10 @@ def load_split(data_dir: str | os.PathLike, split: str) -> SequenceSplit:
             x = z["x"]
             static = z["static"].astype(np.int64)
             dynamic = {k: z[k].astype(np.int64) for k in meta.dynamic_factors}
+            groups = {k: z[f"group_{k}"].astype(np.int64) for k in meta.groups}
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as e:
         raise DsaeError(f"cannot read {p}: {e}") from None
-    s = SequenceSplit(x=x, static=static, dynamic=dynamic, meta=meta)
+    s = SequenceSplit(x=x, static=static, dynamic=dynamic, meta=meta, groups=groups)
     s.validate()
     return s
 

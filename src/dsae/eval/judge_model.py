@@ -5,7 +5,8 @@ static factors (e.g. skin, pants, top, hair) and the dynamic ones (e.g. action),
 evaluation protocol of Li & Mandt (2018), Sec. 5, where a classifier trained on the real
 data tells which identity and which motion a generated sequence shows.
 
-Architecture: a convolutional frame encoder h_t = enc(x_t), a bidirectional GRU (or LSTM)
+Architecture: a frame encoder h_t = enc(x_t) (convolutional for images, an MLP for vector
+frames such as spectra), a bidirectional GRU (or LSTM)
 s_1:T = RNN(h_1:T), and one linear head per factor. Static heads read the per-frame
 features h_t, dynamic heads the per-step recurrent states s_t, so both give a prediction
 per frame (``frame_logits``, for plots of the class over time). A sequence's logits are
@@ -51,7 +52,7 @@ class Judge(nn.Module):
 
     def __init__(
         self,
-        frame_shape: tuple[int, int, int],
+        frame_shape: tuple[int, ...],
         static_factors: dict[str, int],
         dynamic_factors: dict[str, int],
         channels: tuple[int, ...] | list[int] = DEFAULT_CHANNELS,
@@ -60,8 +61,7 @@ class Judge(nn.Module):
         rnn: str = "gru",
     ):
         super().__init__()
-        if len(frame_shape) != 3:
-            raise DsaeError(f"a judge needs image frames (H, W, C), got frame shape {frame_shape}")
+        modality = modality_for(frame_shape)  # image (H, W, C) or vector (D,) frames
         if rnn not in ("gru", "lstm"):
             raise DsaeError(f"judge rnn must be gru or lstm, got {rnn!r}")
         if not static_factors and not dynamic_factors:
@@ -75,8 +75,7 @@ class Judge(nn.Module):
             "hidden_dim": int(hidden_dim),
             "rnn": rnn,
         }
-        h, w, c_in = (int(v) for v in frame_shape)
-        self.frame_shape = (h, w, c_in)
+        self.frame_shape = tuple(int(v) for v in frame_shape)
         self.static_names = list(static_factors)
         self.dynamic_names = list(dynamic_factors)
         self.factor_names: list[str] = self.static_names + self.dynamic_names
@@ -85,14 +84,10 @@ class Judge(nn.Module):
             **{k: int(v) for k, v in dynamic_factors.items()},
         }
 
-        layers: list[nn.Module] = []
-        for c in channels:
-            layers += [nn.Conv2d(c_in, c, 3, 2, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU()]
-            c_in = c
-        n_flat = c_in * _conv_out(h, len(channels)) * _conv_out(w, len(channels))
-        self.frame_encoder = nn.Sequential(
-            *layers, nn.Flatten(), nn.Linear(n_flat, feature_dim), nn.ReLU()
-        )
+        if modality.name == "image":
+            self.frame_encoder = _conv_encoder(self.frame_shape, channels, feature_dim)
+        else:
+            self.frame_encoder = _mlp_encoder(self.frame_shape[0], feature_dim)
         rnn_cls = nn.GRU if rnn == "gru" else nn.LSTM
         self.rnn = rnn_cls(feature_dim, hidden_dim, batch_first=True, bidirectional=True)
         self.static_heads = nn.ModuleDict(
@@ -101,12 +96,16 @@ class Judge(nn.Module):
         self.dynamic_heads = nn.ModuleDict(
             {k: nn.Linear(2 * hidden_dim, n) for k, n in dynamic_factors.items()}
         )
-        self.to(memory_format=torch.channels_last)
+        self.is_image = modality.name == "image"
+        if self.is_image:
+            self.to(memory_format=torch.channels_last)
 
     def frame_logits(self, x: Tensor) -> dict[str, Tensor]:
-        """x (B, T, C, H, W) in [0, 1] -> logits (B, T, K) per factor, one per frame."""
+        """x (B, T, *model frame shape) -> logits (B, T, K) per factor, one per frame."""
         b, t = x.shape[:2]
-        frames = x.reshape(b * t, *x.shape[2:]).contiguous(memory_format=torch.channels_last)
+        frames = x.reshape(b * t, *x.shape[2:])
+        if self.is_image:
+            frames = frames.contiguous(memory_format=torch.channels_last)
         h = self.frame_encoder(frames).view(b, t, -1)  # h_t: (B, T, feature_dim)
         out = {k: head(h) for k, head in self.static_heads.items()}
         if self.dynamic_heads:
@@ -115,8 +114,29 @@ class Judge(nn.Module):
         return out
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
-        """x (B, T, C, H, W) in [0, 1] -> sequence logits (B, K) per factor."""
+        """x (B, T, *model frame shape) -> sequence logits (B, K) per factor."""
         return {k: v.mean(dim=1) for k, v in self.frame_logits(x).items()}
+
+
+def _conv_encoder(
+    frame_shape: tuple[int, ...], channels: tuple[int, ...] | list[int], feature_dim: int
+) -> nn.Sequential:
+    """Image frames (C, H, W) -> features: 3x3 stride-2 convolutions, then a linear map."""
+    h, w, c_in = frame_shape
+    layers: list[nn.Module] = []
+    for c in channels:
+        layers += [nn.Conv2d(c_in, c, 3, 2, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU()]
+        c_in = c
+    n_flat = c_in * _conv_out(h, len(channels)) * _conv_out(w, len(channels))
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(n_flat, feature_dim), nn.ReLU())
+
+
+def _mlp_encoder(dim: int, feature_dim: int, hidden: int = 256) -> nn.Sequential:
+    """Vector frames (D,) -> features: an MLP with one normalised hidden layer."""
+    return nn.Sequential(
+        nn.Linear(dim, hidden), nn.LayerNorm(hidden), nn.ReLU(),
+        nn.Linear(hidden, feature_dim), nn.ReLU(),
+    )  # fmt: skip
 
 
 def judge_labels(split: SequenceSplit, judge: Judge) -> dict[str, np.ndarray]:
@@ -135,9 +155,9 @@ def judge_labels(split: SequenceSplit, judge: Judge) -> dict[str, np.ndarray]:
 
 
 def _check_frames(judge: Judge, x: np.ndarray) -> None:
-    if x.ndim != 5 or tuple(x.shape[2:]) != judge.frame_shape:
-        h, w, c = judge.frame_shape
-        raise DsaeError(f"frames have shape {x.shape}, the judge expects (N, T, {h}, {w}, {c})")
+    if x.ndim != 2 + len(judge.frame_shape) or tuple(x.shape[2:]) != judge.frame_shape:
+        dims = ", ".join(str(v) for v in judge.frame_shape)
+        raise DsaeError(f"frames have shape {x.shape}, the judge expects (N, T, {dims})")
 
 
 @torch.no_grad()
@@ -171,14 +191,14 @@ def _predict(judge: Judge, x: np.ndarray, batch_size: int) -> tuple[dict, dict]:
 
 
 def predict_proba(judge: Judge, x: np.ndarray, batch_size: int = 256) -> dict[str, np.ndarray]:
-    """x uint8 (N, T, H, W, C) -> class probabilities (N, K) per factor."""
+    """x stored frames (N, T, *frame shape) -> class probabilities (N, K) per factor."""
     return _predict(judge, x, batch_size)[0]
 
 
 def predict_frame_proba(
     judge: Judge, x: np.ndarray, batch_size: int = 256
 ) -> dict[str, np.ndarray]:
-    """x uint8 (N, T, H, W, C) -> class probabilities per frame (N, T, K) per factor."""
+    """x stored frames (N, T, *frame shape) -> class probabilities per frame (N, T, K)."""
     return _predict(judge, x, batch_size)[1]
 
 

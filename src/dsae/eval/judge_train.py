@@ -62,8 +62,6 @@ def train_judge(
     if max_minutes is not None and max_minutes <= 0:
         raise DsaeError(f"max_minutes must be positive, got {max_minutes}")
     meta = load_meta(data_dir)
-    if not meta.is_image:
-        raise DsaeError(f"a judge needs image frames, {meta.name} has frames of {meta.frame_shape}")
     split = load_split(data_dir, "train")
     seed_everything(seed)
     judge = Judge(meta.frame_shape, meta.static_factors, meta.dynamic_factors)

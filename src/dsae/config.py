@@ -67,8 +67,10 @@ class ModelConfig:
     film_mix_layers: int = 1  # film_mix: how many of the last hidden maps are mixed
     # > 0: indexed-colour output, each pixel a softmax over this many colours made from f alone
     decoder_colours: int = 0
-    # q(z_t | .) reads: frames, luminance (colour-free) or silhouette (the figure's mask)
+    # q(z_t | .) reads: frames, luminance (colour-free), silhouette (the figure's mask) or
+    # envelope (vector frames smoothed along the feature axis: spectra without pitch harmonics)
     dynamic_input: str = "frames"
+    envelope_bins: int = 9  # dynamic_input envelope: width of the moving average (odd)
     # p(f) for generation: normal (N(0, I), the ELBO's), mixture (fitted after training) or
     # aggregate ((1/N) sum_i q(f | x_i) over the training sequences, stored after training)
     f_prior: str = "normal"

@@ -5,9 +5,12 @@ from __future__ import annotations
 import importlib.util
 import json
 import statistics
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+if str(REPO / "benchmarks") not in sys.path:  # the script's own folder, as when it is run
+    sys.path.insert(0, str(REPO / "benchmarks"))
 _SPEC = importlib.util.spec_from_file_location(
     "make_results", REPO / "benchmarks" / "make_results.py"
 )

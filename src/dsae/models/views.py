@@ -4,8 +4,9 @@ Static readers (``model.static_encoder``) give q(f | x_1:T): ``lstm`` (a bi-LSTM
 frame features, Li & Mandt 2018), ``mean`` (an average of per-frame features: blind to
 frame order) and ``palette`` (which quantised colours occur: blind to the pose).
 Dynamic inputs (``model.dynamic_input``) are the frame features q(z_t | .) reads: ``frames``
-(the shared features h_t), ``luminance`` (a colour-free frame) and ``silhouette`` (the
-figure's mask). The frame subset (``model.static_frames``) shows q(f | x) k random frames in
+(the shared features h_t), ``luminance`` (a colour-free frame), ``silhouette`` (the
+figure's mask) and, for vector frames such as spectra, ``envelope`` (each frame smoothed
+along its feature axis: a spectrum's envelope without the pitch harmonics). The frame subset (``model.static_frames``) shows q(f | x) k random frames in
 training. The last ones are augmentations in the spirit of C-DSVAE's content- and
 motion-preserving views, applied to the encoders' inputs instead of extra passes.
 """
@@ -171,11 +172,39 @@ class SilhouetteInput(LuminanceInput):
         return (x.amax(2, keepdim=True) > SILHOUETTE_THRESHOLD).to(x.dtype)
 
 
+class EnvelopeInput(nn.Module):
+    """q(z_t | .) reads each vector frame smoothed by a moving average of
+    ``cfg.envelope_bins`` neighbouring features, through its own MLP: for log spectra the
+    envelope (formants: what is said) without the harmonics of the pitch (who says it)."""
+
+    uses_shared = False
+
+    def __init__(self, cfg: ModelConfig, frame_shape: tuple[int, ...]):
+        super().__init__()
+        if cfg.envelope_bins < 1 or cfg.envelope_bins % 2 == 0:
+            raise ValueError(f"envelope_bins must be odd and positive, got {cfg.envelope_bins}")
+        self.k = cfg.envelope_bins
+        self.encoder = FRAME_NETS["mlp"].encoder(cfg, frame_shape)
+
+    def view(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, D) -> (B, T, D)
+        b, t, d = x.shape
+        flat = x.reshape(b * t, 1, d)
+        pad = self.k // 2
+        padded = torch.nn.functional.pad(flat, (pad, pad), mode="replicate")
+        return torch.nn.functional.avg_pool1d(padded, self.k, stride=1).view(b, t, d)
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor | None, fold: Fold) -> torch.Tensor:
+        b, t = x.shape[:2]
+        return self.encoder(fold(self.view(x))).view(b, t, -1)
+
+
 DYNAMIC_INPUTS: dict[str, type[nn.Module]] = {
     "frames": FramesInput,
     "luminance": LuminanceInput,
     "silhouette": SilhouetteInput,
+    "envelope": EnvelopeInput,
 }
+VECTOR_INPUTS = ("envelope",)  # dynamic inputs that read vector frames
 
 
 def build_dynamic_input(cfg: ModelConfig, frame_shape: tuple[int, ...]) -> nn.Module:
@@ -185,5 +214,9 @@ def build_dynamic_input(cfg: ModelConfig, frame_shape: tuple[int, ...]) -> nn.Mo
         raise ValueError(f"unknown dynamic_input {kind!r} ({', '.join(DYNAMIC_INPUTS)})")
     if kind == "frames":
         return FramesInput()
+    if kind in VECTOR_INPUTS:
+        if len(frame_shape) != 1:
+            raise ValueError(f"dynamic_input {kind} needs vector frames (frame_net mlp)")
+        return DYNAMIC_INPUTS[kind](cfg, frame_shape)
     needs_images(cfg, frame_shape, f"dynamic_input {kind}")
     return DYNAMIC_INPUTS[kind](cfg, frame_shape)

@@ -1,0 +1,169 @@
+"""The speech part of docs/RESULTS.md: runs of ``benchmarks/speech.py``.
+
+A Table-2 style table of speaker-verification EERs (Li & Mandt 2018, section 4.2) with the
+paper's TIMIT figures beside it, the content probes, the voice-conversion scores and every
+target, each figure as mean +- std (min-max) over the runs (seeds) of one configuration.
+"""
+
+from __future__ import annotations
+
+from benchlib.page_text import fmt, get, number, spread, table
+
+from dsae.eval.published import speaker_verification_rows
+
+PROTOCOL = (
+    "per test utterance, mu_f = mean over its 200 ms segments of the posterior mean of f and "
+    "mu_z = mean over segments and time of the posterior means of z_t; cosine scores over "
+    "all pairs of test utterances; EER where false acceptance equals false rejection"
+)
+DATA_LABELS = {
+    "fsdd": "FSDD (6 speakers)",
+    "voices": "synthetic voices, test speakers seen in training",
+    "voices_unseen": "synthetic voices, test speakers unseen in training",
+}
+
+
+def _key(run: dict) -> tuple[str, str, tuple[str, ...], str]:
+    overrides = tuple(o for o in run.get("overrides") or [] if not o.startswith("train.seed="))
+    return (
+        str(get(run, "data.name", "?")),
+        str(get(run, "resolved_config.model.encoder", "?")),
+        overrides,
+        str(get(run, "machine.cpu", "unknown CPU")),
+    )
+
+
+def _pct(runs: list[dict], path: str) -> str:
+    values = [number(get(r, path)) for r in runs]
+    return fmt(spread(100.0 * v for v in values if v is not None), ".2f", len(runs))
+
+
+def _verification_rows(groups: dict[tuple, list[dict]]) -> list[list[str]]:
+    rows = []
+    for (data, encoder, overrides, _), runs in sorted(groups.items()):
+        label = DATA_LABELS.get(data, data)
+        dims = get(runs[0], "verification.dims") or {}
+        for feature in ("mu_f", "mu_z"):
+            rows.append([
+                label, f"{encoder} q" + (f" ({', '.join(overrides)})" if overrides else ""),
+                feature, str(dims.get(feature, "?")),
+                _pct(runs, f"verification.eer.speaker.{feature}"), str(len(runs)),
+            ])  # fmt: skip
+    return rows
+
+
+def _probe_rows(groups: dict[tuple, list[dict]]) -> list[list[str]]:
+    rows = []
+    for (data, encoder, _, _), runs in sorted(groups.items()):
+        content = str(runs[0].get("content_factor", "digit"))
+        rows.append([
+            DATA_LABELS.get(data, data), f"{encoder} q", content,
+            _pct(runs, f"verification.probe.{content}.mu_z"),
+            _pct(runs, f"verification.probe.{content}.mu_f"),
+            _pct(runs, "verification.probe.speaker.mu_f"),
+            _pct(runs, "verification.probe.speaker.mu_z"),
+        ])  # fmt: skip
+    return rows
+
+
+def _conversion_rows(groups: dict[tuple, list[dict]]) -> list[list[str]]:
+    rows = []
+    for (data, encoder, _, _), runs in sorted(groups.items()):
+        if not any(r.get("conversion") for r in runs):
+            continue
+        rows.append([
+            DATA_LABELS.get(data, data), f"{encoder} q",
+            _pct(runs, "conversion.speaker_accuracy"),
+            _pct(runs, "conversion.content_accuracy"),
+            _pct(runs, "conversion.f0.male_to_female.within_15pct"),
+            _pct(runs, "conversion.f0.female_to_male.within_15pct"),
+            _pct(runs, "conversion.reference.speaker_accuracy"),
+        ])  # fmt: skip
+    return rows
+
+
+def _target_rows(groups: dict[tuple, list[dict]]) -> list[list[str]]:
+    rows = []
+    for (data, encoder, _, _), runs in sorted(groups.items()):
+        names = list(runs[0].get("targets", {}))
+        for name in names:
+            ts = [r["targets"][name] for r in runs if name in r.get("targets", {})]
+            values = spread(number(t.get("value")) for t in ts)
+            t0 = ts[0]
+            met = sum(bool(t.get("met")) for t in ts)
+            rows.append([
+                DATA_LABELS.get(data, data), f"{encoder} q", name,
+                fmt(values, ".4g", len(runs)), f"{t0['op']} {t0['target']:g}",
+                f"{met} of {len(ts)}" + (" met" if met == len(ts) else " (NOT MET)"),
+            ])  # fmt: skip
+    return rows
+
+
+def _machines(runs: list[dict]) -> list[str]:
+    lines = []
+    for r in sorted(runs, key=lambda r: r.get("_file", "")):
+        bf16 = get(r, "machine.bf16_instructions")
+        lines.append(
+            f"- `{r.get('_file')}`: {get(r, 'machine.cpu', 'unknown CPU')}, "
+            f"{'bfloat16 instructions' if bf16 else 'no bfloat16 instructions'}, "
+            f"precision {get(r, 'machine.autocast', 'float32')}, commit "
+            f"`{str(get(r, 'machine.commit', '?'))[:10]}`, "
+            f"{number(get(r, 'training.steps')) or 0:.0f} steps in "
+            f"{number(get(r, 'training.wall_time_s')) or 0:.0f} s; `{r.get('command', '')}`"
+        )
+    return lines
+
+
+def speech_section(runs: list[dict]) -> list[str]:
+    """The page's speech section from the speech runs (empty list without any)."""
+    if not runs:
+        return []
+    groups: dict[tuple, list[dict]] = {}
+    for r in runs:
+        groups.setdefault(_key(r), []).append(r)
+    published = [
+        [row["model"], row["feature"], str(row["dim"]), f"{row['eer']:.2f}"]
+        for row in speaker_verification_rows()
+    ]
+    return [
+        "## Speech: speaker verification and voice conversion",
+        "",
+        f"Protocol (Li & Mandt 2018, section 4.2): {PROTOCOL}. Percentages, mean ± std "
+        "(min-max) over the runs (training seeds) of a configuration.",
+        "",
+        *table(["data", "model", "feature", "dim", "EER %", "runs"], _verification_rows(groups)),
+        "",
+        "The paper's numbers, on TIMIT (24 test speakers, 18,336 pairs, 16 kHz, 200-bin "
+        "spectra): other data, so beside ours, not comparable with them.",
+        "",
+        *table(["model (TIMIT)", "feature", "dim", "EER %"], published),
+        "",
+        "Content and speaker from the pooled codes: test accuracy (%) of a linear classifier "
+        "trained on the training utterances' mu_z or mu_f.",
+        "",
+        *table(
+            ["data", "model", "content", "content from mu_z", "content from mu_f",
+             "speaker from mu_f", "speaker from mu_z"],
+            _probe_rows(groups),
+        ),  # fmt: skip
+        "",
+        "Voice conversion (f from utterance B, z_1:T from utterance A, Griffin-Lim): the "
+        "share (%) of test pairs where the judge names B's speaker and A's content in the "
+        "re-analysed converted audio, and where the converted median F0 lies within 15% of "
+        "B's; the reference is the judge on the vocoded, unconverted source.",
+        "",
+        *table(
+            ["data", "model", "speaker = B", "content = A", "F0 male->female",
+             "F0 female->male", "reference: speaker of vocoded source"],
+            _conversion_rows(groups),
+        ),  # fmt: skip
+        "",
+        "Targets:",
+        "",
+        *table(["data", "model", "target", "value", "goal", "runs met"], _target_rows(groups)),
+        "",
+        "Runs:",
+        "",
+        *_machines(runs),
+        "",
+    ]

@@ -1,0 +1,210 @@
+"""The speech benchmark: Li & Mandt (2018), section 4.2, on FSDD or the synthetic voices.
+
+One run of this script, on one machine, in this order:
+
+1. data: ``--data`` (default: the config's ``data.root``); a directory without
+   ``meta.json`` is built first (``build_dataset(data.name, ...)``, FSDD from ``--source``);
+2. judge: ``--judge`` (default: ``DATA/judge.pt``), trained when missing: it names the
+   speaker and what is said in converted audio;
+3. calibration: a few timed training steps give the time per step and the fixed costs;
+4. training: the config in a child process under a wall-time budget (15 minutes by
+   default), its schedule fitted to the budget in the loop, as ``benchmarks/sprites.py``
+   does;
+5. evaluation: ``evaluate_run`` (its ``verification`` protocol gives the EERs with mu_f and
+   mu_z and the linear probes of the content) on the test split;
+6. voice conversion: ``convert_pairs`` over test utterance pairs, scored by the judge on the
+   re-analysed converted audio and by median F0;
+7. ``benchmarks/results/speech-<config-stem>[-<tag>]-seed<k>.json``: every figure, each
+   target as ``{"value", "target", "op", "met"}``, the machine, versions and the commit.
+
+    python benchmarks/speech.py configs/fsdd_dsae.yaml --data data/fsdd --source ../shared/data/fsdd
+    python benchmarks/speech.py configs/voices_dsae.yaml --data data/voices --set model.encoder=full --tag full
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from benchlib.calibrate import time_steps
+from benchlib.clock import MONOTONIC, Clock
+from benchlib.inputs import ensure_data, ensure_judge
+from benchlib.machine import machine_record
+from benchlib.plan import plan_steps, run_training, warm_imports
+from benchlib.speech_targets import speech_targets
+from benchlib.targets import format_targets
+
+from dsae.config import Config, load_config
+from dsae.data import load_meta, load_split
+from dsae.errors import DsaeError
+from dsae.eval import load_judge, to_json_safe, versions
+from dsae.pipeline.convert import convert_pairs
+from dsae.pipeline.evaluate import evaluate_run
+from dsae.train import CHECKPOINT_FILE, load_run, resolve_autocast
+from dsae.utils import atomic_write_text, set_threads
+
+HERE = Path(__file__).resolve().parent
+
+
+def _say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("config", help="YAML config (configs/fsdd_dsae.yaml, configs/voices_dsae.yaml)")
+    p.add_argument("--data", default=None, help="dataset directory (default: data.root)")
+    p.add_argument("--source", default=None, help="FSDD recordings: local folder or base URL")
+    p.add_argument("--judge", default=None, help="judge file (default: DATA/judge.pt)")
+    p.add_argument("--judge-epochs", type=int, default=20, help="epochs of a new judge")
+    p.add_argument("--budget-minutes", type=float, default=15.0, help="training wall time")
+    p.add_argument("--run-dir", default=None, help="run directory (default: runs/bench-...)")
+    p.add_argument("--out", default=None, help="JSON (default: results/speech-<stem>...json)")
+    p.add_argument("--tag", default="", help="added to the default JSON name (e.g. full)")
+    p.add_argument("--pairs", type=int, default=60, help="test pairs converted and scored")
+    p.add_argument("--repeats", type=int, default=3, help="seeds of the sampling protocols")
+    p.add_argument("--calib-steps", type=int, default=20, help="timed steps of the config")
+    p.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="config override, as for 'dsae train' (repeatable)",
+    )  # fmt: skip
+    p.add_argument("--no-progress", action="store_true")
+    args = p.parse_args(argv)
+    if args.budget_minutes <= 0 or args.calib_steps < 2 or args.pairs < 1:
+        p.error("--budget-minutes must be positive, --calib-steps >= 2, --pairs >= 1")
+    return args
+
+
+def _paths(args: argparse.Namespace, cfg: Config) -> tuple[Path, Path, Path, Path]:
+    """(data dir, judge file, run dir, output JSON) from the arguments and the config."""
+    stem = Path(args.config).stem + (f"-{args.tag}" if args.tag else "")
+    data = Path(args.data if args.data is not None else cfg.data.root)
+    judge = Path(args.judge) if args.judge is not None else data / "judge.pt"
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    run = Path(args.run_dir) if args.run_dir else Path("runs") / f"bench-{stem}-{stamp}"
+    name = f"speech-{stem}-seed{cfg.train.seed}.json"
+    out = Path(args.out) if args.out else HERE / "results" / name
+    if (run / CHECKPOINT_FILE).is_file():
+        raise DsaeError(f"{run} already holds a run: pass another --run-dir")
+    return data, judge, run, out
+
+
+def _bench_config(args: argparse.Namespace, data_dir: Path, extra: tuple[str, ...] = ()) -> Config:
+    data = [f"data.root={data_dir}", "data.build_if_missing=false"]
+    return load_config(args.config, [*args.overrides, *data, *extra])
+
+
+def benchmark(
+    args: argparse.Namespace, data_dir: Path, judge_path: Path, run_dir: Path, clock: Clock
+) -> dict:
+    """Every step; the record written as JSON."""
+    t_start = time.perf_counter()
+    progress = not args.no_progress
+    cfg = _bench_config(args, data_dir)
+    set_threads(cfg.train.threads)
+    warm_imports()
+    budget_s = round(60.0 * args.budget_minutes, 6)
+
+    _say(f"[1/7] data: {data_dir}")
+    data = ensure_data(cfg, data_dir, args.source, progress)
+    meta = load_meta(data_dir)
+    content = next(iter(meta.dynamic_factors))
+    _say(f"[2/7] judge: {judge_path}")
+    judge = ensure_judge(judge_path, data_dir, args.judge_epochs, progress)
+    n_train = len(load_split(data_dir, "train"))
+    batch = min(cfg.train.batch_size, n_train)
+
+    _say(f"[3/7] calibration: {args.calib_steps} steps")
+    calib = time_steps(cfg, args.calib_steps, batch, clock)
+    plan = plan_steps(
+        budget_s, cfg.train.max_steps, calib["step_s"], calib["overhead_s"], calib["finish_s"]
+    )
+    train_cfg = _bench_config(args, data_dir, (f"train.progress={str(progress).lower()}",))
+    _say(f"[4/7] training: a schedule fitted to {budget_s:.0f} s -> {run_dir}")
+    training = run_training(
+        train_cfg,
+        run_dir,
+        plan["budget_s"],
+        plan["watchdog_reserve_s"],
+        progress,
+        end_reserve_s=plan["end_reserve_s"],
+        fit_schedule=True,
+        clock=clock,
+    )
+    training["peak_rss_mb"] = training["vm_hwm_mb"] or training["ru_maxrss_mb"]
+
+    metrics, conversion, t_eval, t_conv = None, None, 0.0, 0.0
+    if (run_dir / CHECKPOINT_FILE).is_file():
+        _say("[5/7] evaluation")
+        t0 = time.perf_counter()
+        metrics = evaluate_run(
+            run_dir, data_dir, judge_path, run_dir / "eval", args.repeats, cfg.train.seed,
+            progress,
+        )  # fmt: skip
+        t_eval = time.perf_counter() - t0
+        _say(f"[6/7] voice conversion: {args.pairs} test pairs")
+        t0 = time.perf_counter()
+        conversion = convert_pairs(
+            load_run(run_dir), data_dir, run_dir / "conversion", args.pairs,
+            judge=load_judge(judge_path), seed=cfg.train.seed,
+        )  # fmt: skip
+        t_conv = time.perf_counter() - t0
+    targets = speech_targets(metrics, conversion, content, training["wall_time_s"])
+    return {
+        "benchmark": "speech",
+        "config": str(args.config),
+        "overrides": args.overrides,
+        "resolved_config": train_cfg.to_dict(),
+        "machine": machine_record(resolve_autocast(cfg.train.autocast)),
+        "versions": versions(),
+        "data": {**data, "n_train": n_train, "split": meta.info.get("split")},
+        "content_factor": content,
+        "judge": judge,
+        "calibration": calib,
+        "plan": plan,
+        "training": training,
+        "verification": None if metrics is None else metrics.get("verification"),
+        "reconstruction": None if metrics is None else metrics.get("reconstruction"),
+        "conversion": conversion,
+        "targets": targets,
+        "all_met": all(t["met"] for t in targets.values()),
+        "timing": {
+            "data_build_s": data["build_time_s"],
+            "judge_train_s": judge["train_time_s"],
+            "calibration_s": calib["wall_time_s"],
+            "training_s": round(training["wall_time_s"], 3),
+            "evaluation_s": round(t_eval, 3),
+            "conversion_s": round(t_conv, 3),
+            "total_s": round(time.perf_counter() - t_start, 3),
+        },
+    }
+
+
+def main(argv: list[str] | None = None, clock: Clock = MONOTONIC) -> int:
+    """The command; ``clock`` times the calibration and the training run (tests pass a
+    ``benchlib.clock.FakeClock``)."""
+    args = parse_args(argv)
+    try:
+        data_dir, judge_path, run_dir, out = _paths(args, load_config(args.config, args.overrides))
+        result = benchmark(args, data_dir, judge_path, run_dir, clock)
+        given = sys.argv[1:] if argv is None else argv
+        result["command"] = shlex.join(["python", "benchmarks/speech.py", *given])
+    except DsaeError as e:
+        print(f"speech.py: error: {e}", file=sys.stderr)
+        return 2
+    atomic_write_text(out, json.dumps(to_json_safe(result), indent=2, allow_nan=False) + "\n")
+    _say("[7/7] results")
+    _say(format_targets(result["targets"]))
+    tr = result["training"]
+    _say(f"training: {tr['steps']} steps in {tr['wall_time_s']:.0f} s, "
+         f"peak memory {tr['peak_rss_mb']:.0f} MiB")  # fmt: skip
+    _say(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

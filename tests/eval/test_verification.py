@@ -118,7 +118,11 @@ def test_pair_scores_are_cosines_of_every_pair():
     assert zero[0] == 0.0 and zero[1] == 0.0
     with pytest.raises(DsaeError, match="NaN"):
         pair_scores(np.full((3, 2), np.nan), [0, 1, 2])
-    with pytest.raises(DsaeError, match="3 feature rows but 2 labels"):
+    both, same2 = pair_scores(x, np.stack([labels, labels % 2], axis=1))
+    np.testing.assert_array_equal(both, scores)
+    np.testing.assert_array_equal(same2[:, 0], same)
+    assert same2[:, 1].sum() == 7  # labels % 2 = [0, 1, 0, 0, 1, 0]: C(4, 2) + C(2, 2) pairs
+    with pytest.raises(DsaeError, match="3 feature rows but labels of shape"):
         pair_scores(x[:3], [0, 1])
     with pytest.raises(DsaeError, match="at least 2"):
         pair_scores(x[:1], [0])

@@ -36,6 +36,7 @@ from dsae.errors import DsaeError
 
 __all__ = [
     "eer",
+    "eer_from_roc",
     "group_labels",
     "linear_probe",
     "pair_scores",
@@ -64,9 +65,10 @@ def _check_scores(scores: Any, same: Any) -> tuple[np.ndarray, np.ndarray]:
 
 def roc_curve(scores: Any, same: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(false positive rates, true positive rates, thresholds), thresholds decreasing from
-    +inf: one point per distinct score, from (0, 0) to (1, 1)."""
+    +inf: one point per distinct score, from (0, 0) to (1, 1). Fastest on scores already
+    sorted in decreasing order (as :func:`pair_scores`' callers may keep them)."""
     s, y = _check_scores(scores, same)
-    order = np.argsort(-s, kind="stable")
+    order = np.argsort(-s, kind="stable")  # fast on sorted scores
     s, y = s[order], y[order]
     last = np.r_[np.flatnonzero(np.diff(s) != 0), s.size - 1]  # last index of each distinct score
     tp = np.cumsum(y)[last]
@@ -82,6 +84,11 @@ def eer(scores: Any, same: Any) -> float:
     ``scores`` (P,) higher means more alike; ``same`` (P,) whether each pair shares a label.
     """
     fpr, tpr, _ = roc_curve(scores, same)
+    return eer_from_roc(fpr, tpr)
+
+
+def eer_from_roc(fpr: np.ndarray, tpr: np.ndarray) -> float:
+    """The equal error rate of a ROC curve from :func:`roc_curve` (from (0, 0) to (1, 1))."""
     gap = (1.0 - tpr) - fpr  # FRR - FAR: 1 at (0, 0), falls to -1 at (1, 1)
     k = int(np.argmax(gap <= 0))  # first point at or past the crossing (k >= 1)
     w = gap[k - 1] / (gap[k - 1] - gap[k])
@@ -102,13 +109,14 @@ def subsample_curve(fpr: np.ndarray, tpr: np.ndarray, n: int = 101) -> tuple[lis
 
 def pair_scores(features: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
     """Cosine similarity of every pair i < j of rows of ``features`` (G, D), and whether
-    their ``labels`` (G,) are equal: ((P,), (P,)) with P = G (G - 1) / 2, row-major pairs."""
+    their ``labels`` (G,) are equal: ((P,), (P,)) with P = G (G - 1) / 2, row-major pairs.
+    Labels (G, K) of K factors give (P, K), one column per factor."""
     x = np.asarray(features, dtype=np.float64)
-    y = np.asarray(labels).reshape(-1)
+    y = np.asarray(labels)
     if x.ndim != 2:
         raise DsaeError(f"features have shape {x.shape}, expected (groups, dims)")
-    if x.shape[0] != y.size:
-        raise DsaeError(f"{x.shape[0]} feature rows but {y.size} labels")
+    if y.ndim not in (1, 2) or x.shape[0] != y.shape[0]:
+        raise DsaeError(f"{x.shape[0]} feature rows but labels of shape {y.shape}")
     if x.shape[0] < 2:
         raise DsaeError(f"verification needs at least 2 utterances, got {x.shape[0]}")
     if not np.all(np.isfinite(x)):

@@ -99,7 +99,7 @@ def evaluate_run(
     )
     verification = metrics.get("verification")
     if verification and verification["roc"]:
-        title = "Speaker verification: ROC of cosine scores between test utterances"
+        title = "Verification: cosine scores of pairs of test utterances"
         plot_roc_curves(verification["roc"], out / ROC_PLOT, verification["eer"], title)
         verification["plot"] = ROC_PLOT
         plots.append(ROC_PLOT)

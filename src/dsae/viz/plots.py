@@ -198,7 +198,7 @@ def plot_roc_curves(
         raise DsaeError("no ROC curves to plot")
     ncols = min(4, len(factors))
     nrows = math.ceil(len(factors) / ncols)
-    fig = Figure(figsize=(3.2 * ncols, 3.2 * nrows + 0.3), layout="constrained")
+    fig = Figure(figsize=(max(3.4 * ncols, 4.8), 3.4 * nrows + 0.3), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax, factor in zip(axes, factors, strict=False):
         for feature, curve in roc[factor].items():
@@ -210,8 +210,8 @@ def plot_roc_curves(
             ax.plot(fpr, tpr, linewidth=1.4, label=label)
         ax.plot([0, 1], [0, 1], color="0.6", linewidth=0.8, linestyle="--")
         ax.plot([0, 1], [1, 0], color="0.6", linewidth=0.8, linestyle=":")
-        ax.set_xlim(0, 1)
-        ax.set_ylim(0, 1)
+        ax.set_xlim(-0.01, 1.01)  # curves along the axes stay visible
+        ax.set_ylim(-0.01, 1.01)
         ax.set_aspect("equal")
         ax.set_title(factor)
         ax.set_xlabel("false acceptance rate")
@@ -221,5 +221,5 @@ def plot_roc_curves(
     for ax in axes[len(factors) :]:
         ax.set_axis_off()
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, fontsize="medium")
     return _save_figure(fig, path)

@@ -115,6 +115,10 @@ def test_bad_inputs_are_user_errors(splits):
         verification_protocol(IdealCodec(), test, max_groups=1)
     with pytest.raises(DsaeError, match="do not match"):
         verification_protocol(LabelCodec(), test)
+    one = verification_protocol(IdealCodec(), vector_split(1, seed=6))  # a lone utterance
+    assert one["eer"] == {} and one["probe"] == {} and one["n_pairs"] == 0
+    assert any("no pairs of one kind" in n for n in one["notes"])
+    assert "too few utterances to fit and score probes" in one["notes"]
 
 
 def test_evaluate_runs_it_with_the_training_split(splits):

@@ -132,7 +132,10 @@ def _probe(fit: _Utterances, test: _Utterances, seed: int, notes: list[str]) -> 
     probes: dict[str, dict[str, float]] = {}
     chance: dict[str, float] = {}
     for name, y_test in test.labels.items():
-        y_fit = fit.labels.get(name)
+        if name not in fit.labels:
+            notes.append(f"{name}: not labelled where the probes are fitted, no probe")
+            continue
+        y_fit = fit.labels[name]
         if y_test is None or y_fit is None:
             notes.append(f"{name}: the label varies within an utterance, no probe")
             continue
@@ -196,13 +199,15 @@ def verification_protocol(
                 "utterances"
             )
     else:
-        if test.n < 4:
-            raise DsaeError(f"probes need at least 4 test utterances, got {test.n}")
         order = rng.permutation(test.n)
         half = test.n // 2
         fit, scored = test.take(np.sort(order[:half])), test.take(np.sort(order[half:]))
         fit_on = "half of the test utterances"
-    probes, chance = _probe(fit, scored, seed, notes)
+    if fit.n and scored.n:
+        probes, chance = _probe(fit, scored, seed, notes)
+    else:
+        probes, chance = {}, {}
+        notes.append("too few utterances to fit and score probes")
     return {
         "grouping": grouping,
         "n_groups": test.n,

@@ -94,7 +94,7 @@ def evaluate_run(
         repeats,
         batch_size,
         on_trajectories=plot,
-        train=lambda: load_split(data, "train"),
+        train=(lambda: load_split(data, "train")) if (data / "train.npz").is_file() else None,
         progress=progress,
     )
     verification = metrics.get("verification")

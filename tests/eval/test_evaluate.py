@@ -24,7 +24,7 @@ from dsae.errors import DsaeError
 from dsae.eval import PROTOCOLS, evaluate, select_protocols
 from dsae.eval.text import format_generation, format_table1
 
-ALL = ["reconstruction", "table1", "generation", "swap", "trajectories", "latent"]
+ALL = ["reconstruction", "table1", "generation", "swap", "trajectories", "latent", "verification"]
 SAMPLED = {"table1", "generation", "trajectories"}
 LAYOUT = {"data", "versions", "samplers", "compared_with_published", "judge", "skipped", "seeds",
           "timing"}  # fmt: skip
@@ -79,10 +79,10 @@ def test_no_labels_runs_the_label_free_parts_and_says_why_not_the_rest():
 
 def test_static_labels_only():
     chosen, skipped = select_protocols(meta(dict(STATIC), {}), True, LabelCodec())
-    assert chosen == ["reconstruction", "table1", "swap", "trajectories"]
+    assert chosen == ["reconstruction", "table1", "swap", "trajectories", "verification"]
     assert "dynamic labels" in skipped["generation"] and "dynamic labels" in skipped["latent"]
     chosen, skipped = select_protocols(meta(dict(STATIC), {}), False, LabelCodec())
-    assert chosen == ["reconstruction"] and "judge" in skipped["table1"]
+    assert chosen == ["reconstruction", "verification"] and "judge" in skipped["table1"]
 
 
 def test_per_frame_labels_run_everything():
@@ -94,7 +94,7 @@ def test_per_frame_labels_run_everything():
 def test_a_model_that_cannot_sample_skips_the_sampling_protocols():
     chosen, skipped = select_protocols(meta(dict(STATIC), {"action": 4}), True, EncodeOnly())
     assert set(skipped) == SAMPLED and "sample" in skipped["generation"]
-    assert chosen == ["reconstruction", "swap", "latent"]
+    assert chosen == ["reconstruction", "swap", "latent", "verification"]
 
 
 # -- evaluate ---------------------------------------------------------------------------------
@@ -110,7 +110,7 @@ def test_evaluate_without_labels_or_judge():
 
 def test_evaluate_static_labels_only():
     out = evaluate(LabelCodec(), labelled(dynamic=False), StaticOracle(), repeats=1)
-    assert set(out) == LAYOUT | {"reconstruction", "table1", "swap", "trajectories"}
+    assert set(out) == LAYOUT | {"reconstruction", "table1", "swap", "trajectories", "verification"}
     assert set(out["table1"]["learnt_prior"]) == {"static", "dynamic"}
     assert out["table1"]["learnt_prior"]["dynamic"] == {}
     assert set(out["skipped"]) == {"generation", "latent"}

@@ -19,7 +19,7 @@ from dsae.train import train
 LAYOUT = {
     "run", "checkpoint_step", "data", "config", "judge", "samplers", "compared_with_published",
     "skipped", "seeds", "versions", "timing", "plots", "elapsed_s",
-    "reconstruction", "table1", "generation", "swap", "trajectories", "latent",
+    "reconstruction", "table1", "generation", "swap", "trajectories", "latent", "verification",
 }  # fmt: skip
 
 
@@ -70,7 +70,12 @@ def test_evaluate_run_writes_the_metrics_layout(evaluated):
     )
     assert metrics["plots"][:2] == ["trajectories_fixed_f.png", "trajectories_fixed_z.png"]
     assert all((out / p).is_file() for p in metrics["plots"])
-    assert len(metrics["plots"]) == 2 * len(metrics["samplers"])
+    assert len(metrics["plots"]) == 2 * len(metrics["samplers"]) + 1
+    assert metrics["plots"][-1] == metrics["verification"]["plot"] == "verification_roc.png"
+    ver = metrics["verification"]
+    assert ver["grouping"] == "sequence" and set(ver["eer"]) == {"colour", "shape"}
+    assert ver["probe_fit"] == {"on": "training split", "n_fit": 24, "n_test": 20}
+    assert set(ver["probe"]) == {"colour", "shape", "action"}
     t1 = metrics["table1"]["learnt_prior"]
     assert set(t1["static"]["colour"]) == {"disagreement", "kl_recon", "kl_random"}
     assert set(t1["dynamic"]) == {"action"}
@@ -86,7 +91,8 @@ def test_evaluate_run_writes_the_metrics_layout(evaluated):
 
 def test_evaluate_run_without_a_judge(evaluated, tmp_path):
     metrics = evaluate_run(evaluated["run"], None, None, tmp_path, progress=False)
-    assert "reconstruction" in metrics and "latent" in metrics and metrics["plots"] == []
+    assert "reconstruction" in metrics and "latent" in metrics and "verification" in metrics
+    assert metrics["plots"] == ["verification_roc.png"]  # no trajectories without a judge
     assert {"table1", "generation", "swap", "trajectories"} == set(metrics["skipped"])
     assert all("judge" in r for r in metrics["skipped"].values())
 

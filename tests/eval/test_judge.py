@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from eval_vectors import vector_split
 
 from dsae.data.base import DatasetMeta, SequenceSplit, fingerprint, load_split, write_dataset_dir
 from dsae.data.modality import modality_for
@@ -237,3 +238,36 @@ def test_cli_user_errors(tmp_path, blocks_dir):
         dsae("judge", "train", "--data", str(tmp_path / "nodata"), "--out", str(missing)),
         "no dataset",
     )
+
+
+# -- vector frames (spectra): an MLP frame encoder -----------------------------------------
+@pytest.fixture(scope="module")
+def vectors_dir(tmp_path_factory) -> Path:
+    # a speaker as a fixed offset pattern in every frame, a digit as a per-utterance pattern
+    train, test = vector_split(100, seed=0), vector_split(40, seed=1)
+    return write_dataset_dir(
+        tmp_path_factory.mktemp("judge") / "vectors", {"train": train, "test": test}
+    )
+
+
+def test_judge_learns_vector_frames(vectors_dir):
+    judge, info = train_judge(vectors_dir, epochs=8, batch_size=16, seed=0, progress=False)
+    assert judge.factor_names == ["speaker", "digit"] and not judge.is_image
+    assert info["n_train"] == 300 and info["n_test"] == 120
+    assert min(info["test_accuracy"].values()) >= 0.95, info["test_accuracy"]
+    x = load_split(vectors_dir, "test").x[:7]
+    assert predict_proba(judge, x, batch_size=4)["digit"].shape == (7, 3)
+    assert predict_frame_proba(judge, x, batch_size=4)["speaker"].shape == (7, 5, 4)
+
+
+def test_cli_judge_on_vector_frames(tmp_path, vectors_dir):
+    out = tmp_path / "judge.pt"
+    proc = dsae(
+        "judge", "train", "--data", str(vectors_dir), "--out", str(out),
+        "--epochs", "8", "--seed", "0", "--no-progress", "--threads", "1",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    proc = dsae("judge", "test", str(out), "--data", str(vectors_dir), "--threads", "1")
+    assert proc.returncode == 0, proc.stderr
+    rows = dict(line.split() for line in proc.stdout.strip().splitlines()[1:])
+    assert list(rows) == ["speaker", "digit", "min"] and float(rows["min"]) >= 0.95

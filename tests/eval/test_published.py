@@ -9,9 +9,11 @@ import dsae.eval
 from dsae.eval.published import (
     PUBLISHED_GENERATION,
     PUBLISHED_TABLE1,
+    PUBLISHED_VERIFICATION,
     generation_rows,
     published_factor,
     table1_rows,
+    verification_rows,
 )
 
 FORBIDDEN = ("dsae.train", "dsae.viz", "dsae.pipeline", "dsae.cli")
@@ -26,6 +28,27 @@ def test_every_published_entry_says_who_where_and_how():
     assert table1_rows()["skin"] == ("3.98", "0.7847", "8.8859")
     assert set(table1_rows()) == {"skin", "pants", "tops", "hairstyle", "action"}
     assert published_factor("hair") == "hairstyle" and published_factor("action") == "action"
+
+
+def test_speaker_verification_table_of_li_and_mandt():
+    # Li & Mandt (2018), Table 2: (model, feature, dim, EER %) on TIMIT's test set
+    assert verification_rows() == (
+        ("i-vector", "i-vector", "200", "9.82"),
+        ("FHVAE (\u03b1 = 0)", "mu_2", "16", "5.06"),
+        ("FHVAE (\u03b1 = 10)", "mu_2", "32", "2.38"),
+        ("FHVAE (\u03b1 = 10)", "mu_1", "32", "22.47"),
+        ("DSVAE, factorised q", "mu_f", "16", "4.78"),
+        ("DSVAE, factorised q", "mu_z", "16", "17.84"),
+        ("DSVAE, factorised q", "mu_f", "64", "4.94"),
+        ("DSVAE, factorised q", "mu_z", "64", "17.49"),
+        ("DSVAE, full q", "mu_f", "16", "5.64"),
+        ("DSVAE, full q", "mu_z", "16", "19.20"),
+        ("DSVAE, full q", "mu_f", "64", "4.82"),
+        ("DSVAE, full q", "mu_z", "64", "18.89"),
+    )
+    for row in PUBLISHED_VERIFICATION:
+        assert row.dataset == "timit" and row.citation and "18,336 pairs" in row.protocol
+        assert "24 speakers" in row.protocol
 
 
 def test_eval_imports_neither_training_nor_pictures_nor_run_glue():

@@ -6,14 +6,15 @@ import argparse
 from pathlib import Path
 
 from dsae.cli.registry import command
-from dsae.eval.text import format_generation, format_swap, format_table1
+from dsae.eval.text import format_generation, format_swap, format_table1, format_verification
 from dsae.pipeline.evaluate import METRICS_FILE, evaluate_run
 
 
 @command("evaluate")
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Evaluate a run (with a judge, every protocol its data allows; without one, those
-    that need no judge); print Table 1, the generation scores and what was skipped."""
+    that need no judge); print Table 1, the generation scores, swaps, speaker verification
+    and what was skipped."""
     metrics = evaluate_run(
         args.run,
         args.data,
@@ -30,6 +31,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             print(fmt(metrics[key], metrics["compared_with_published"]) + "\n")
     if "swap" in metrics:
         print(format_swap(metrics["swap"]) + "\n")
+    if "verification" in metrics:
+        print(format_verification(metrics["verification"]) + "\n")
     for name, reason in metrics["skipped"].items():
         print(f"skipped {name}: {reason}")
     out = Path(args.out)
@@ -42,7 +45,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Add the ``evaluate`` subcommand."""
     e = sub.add_parser(
         "evaluate",
-        help="score a run: Table 1, generation, swaps, latent metrics, reconstructions",
+        help="score a run: Table 1, generation, swaps, latent metrics, reconstructions, "
+        "speaker verification",
     )
     e.add_argument("run", help="run directory")
     e.add_argument("--data", default=None, help="dataset directory (default: the run's)")

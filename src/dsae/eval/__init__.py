@@ -1,7 +1,7 @@
 """Evaluation: judges (``judge_model``, ``judge_train``; judge files in ``judge``), metrics
-as pure functions (``scores``, ``latent_metrics``, ``latent_mig``, ``latent_summary``),
-protocols chosen by what the data has (``protocols``), and :func:`evaluate`, which runs them
-on a test split (no files). Published numbers of the field are data in ``published``; text
+as pure functions (``scores``, ``latent_metrics``, ``latent_mig``, ``latent_summary``,
+``verification``), protocols chosen by what the data has (``protocols``), and
+:func:`evaluate`, which runs them on a test split (no files). Published numbers of the field are data in ``published``; text
 tables in ``text``."""
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from dsae.eval.protocols import (
     swap_protocol,
     table1_protocol,
     trajectories_protocol,
+    verification_protocol,
 )
 from dsae.eval.scores import (
     accuracy,
@@ -47,7 +48,7 @@ from dsae.eval.scores import (
     label_entropies,
     mean_std,
 )
-from dsae.eval.text import format_generation, format_swap, format_table1
+from dsae.eval.text import format_generation, format_swap, format_table1, format_verification
 
 __all__ = [
     "LEARNT_PRIOR",
@@ -71,6 +72,7 @@ __all__ = [
     "format_generation",
     "format_swap",
     "format_table1",
+    "format_verification",
     "generation_protocol",
     "inception_score",
     "kl_divergence",
@@ -91,5 +93,6 @@ __all__ = [
     "to_json_safe",
     "train_judge",
     "trajectories_protocol",
+    "verification_protocol",
     "versions",
 ]

@@ -96,6 +96,7 @@ def evaluate(
     *,
     protocols: list[str] | None = None,
     on_trajectories: Callable[[str, dict[str, np.ndarray], list[str]], None] | None = None,
+    train: Callable[[], SequenceSplit] | None = None,
     progress: bool = False,
 ) -> dict[str, Any]:
     """Run every protocol the split and the model allow; return the metrics.json structure.
@@ -105,12 +106,14 @@ def evaluate(
     ``protocols``: restrict to these names (others are skipped as "not asked for").
     ``on_trajectories(sampler_name, {"static"|"dynamic": classes}, factor_names)`` receives
     the class arrays of the trajectories protocol (to plot them).
+    ``train()`` loads the training split, for the verification protocol's probes (None: they
+    are fitted on half of the test utterances).
 
     Keys: ``data``, ``versions``, ``samplers`` (names, ``learnt_prior`` first),
     ``compared_with_published`` ("learnt_prior" or None), ``judge``, ``skipped``
     ({protocol: reason}), ``seeds``, ``timing`` (s per step), then one key per protocol that
     ran: ``table1``, ``generation``, ``trajectories`` as {sampler name: result}, ``swap``,
-    ``latent``, ``reconstruction`` as plain results.
+    ``latent``, ``reconstruction``, ``verification`` as plain results.
     """
     if repeats < 1:
         raise DsaeError(f"repeats must be at least 1, got {repeats}")
@@ -134,7 +137,16 @@ def evaluate(
     data_proba = classifier.predict_proba(split.x) if classifier is not None else None
     timing["encode"] = round(time.perf_counter() - t0, 3)
     ctx = EvalContext(
-        model, split, classifier, encoding, data_proba, seed, repeats, batch_size, on_trajectories
+        model,
+        split,
+        classifier,
+        encoding,
+        data_proba,
+        seed,
+        repeats,
+        batch_size,
+        on_trajectories,
+        train,
     )
     m = split.meta
     out: dict[str, Any] = {

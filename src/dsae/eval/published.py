@@ -1,9 +1,11 @@
 """Published numbers of the field, as data: one entry per method, with its citation and the
 protocol the numbers come from, so the report and the benchmarks read them from one place.
 
-Values are kept as the text printed in the papers (e.g. "100", "≈0"). Every entry is on
-Sprites (Li & Mandt 2018's version of the LPC sprites); dsae's ``learnt_prior`` rows are the
-ones to compare with them.
+Values are kept as the text printed in the papers (e.g. "100", "≈0"). The generation and
+Table 1 entries are on Sprites (Li & Mandt 2018's version of the LPC sprites); dsae's
+``learnt_prior`` rows are the ones to compare with them. The speaker-verification entries
+(Li & Mandt 2018, Table 2) are on TIMIT, a corpus dsae does not build: a reference for the
+verification protocol's EERs on other speech, not a like-for-like comparison.
 """
 
 from __future__ import annotations
@@ -15,11 +17,14 @@ __all__ = [
     "PUBLISHED_FACTOR_NAMES",
     "PUBLISHED_GENERATION",
     "PUBLISHED_TABLE1",
+    "PUBLISHED_VERIFICATION",
     "TABLE1_PROTOCOL",
+    "VERIFICATION_PROTOCOL",
     "PublishedResult",
     "generation_rows",
     "published_factor",
     "table1_rows",
+    "verification_rows",
 ]
 
 GENERATION_PROTOCOL = (
@@ -29,6 +34,12 @@ GENERATION_PROTOCOL = (
 TABLE1_PROTOCOL = (
     "Li & Mandt (2018) Table 1, Sprites: f kept and z_1:T ~ p(z) for static factors (z_1:T "
     "kept and f ~ p(f) for action); disagreement (%), KL-recon and KL-random of a judge"
+)
+
+VERIFICATION_PROTOCOL = (
+    "Li & Mandt (2018) Table 2, TIMIT test set: 24 speakers, every pair of their utterances "
+    "(18,336 pairs), accepted when the cosine of two utterance features exceeds a threshold; "
+    "equal error rate (%)"
 )
 
 
@@ -106,3 +117,32 @@ def generation_rows() -> tuple[tuple[str, str, str, str, str], ...]:
 def table1_rows() -> dict[str, tuple[str, str, str]]:
     """Published factor name -> (disagreement %, KL-recon, KL-random), as text."""
     return {k: tuple(r.values[m] for m in _T1) for k, r in PUBLISHED_TABLE1.items()}
+
+
+_VER = ("feature", "dim", "eer")
+# Li & Mandt (2018) Table 2, in its order. FHVAE's mu_2 / mu_1 are its static / dynamic codes
+# (as mu_f / mu_z); the i-vector and FHVAE rows are Hsu et al. (2017)'s, quoted by Li & Mandt.
+PUBLISHED_VERIFICATION: tuple[PublishedResult, ...] = tuple(
+    PublishedResult(
+        method, citation, VERIFICATION_PROTOCOL, "timit", dict(zip(_VER, row, strict=True))
+    )
+    for method, citation, row in (
+        ("i-vector", "Dehak et al. (2011), in Hsu et al. (2017)", ("i-vector", "200", "9.82")),
+        ("FHVAE (\u03b1 = 0)", "Hsu et al. (2017)", ("mu_2", "16", "5.06")),
+        ("FHVAE (\u03b1 = 10)", "Hsu et al. (2017)", ("mu_2", "32", "2.38")),
+        ("FHVAE (\u03b1 = 10)", "Hsu et al. (2017)", ("mu_1", "32", "22.47")),
+        ("DSVAE, factorised q", "Li & Mandt (2018)", ("mu_f", "16", "4.78")),
+        ("DSVAE, factorised q", "Li & Mandt (2018)", ("mu_z", "16", "17.84")),
+        ("DSVAE, factorised q", "Li & Mandt (2018)", ("mu_f", "64", "4.94")),
+        ("DSVAE, factorised q", "Li & Mandt (2018)", ("mu_z", "64", "17.49")),
+        ("DSVAE, full q", "Li & Mandt (2018)", ("mu_f", "16", "5.64")),
+        ("DSVAE, full q", "Li & Mandt (2018)", ("mu_z", "16", "19.20")),
+        ("DSVAE, full q", "Li & Mandt (2018)", ("mu_f", "64", "4.82")),
+        ("DSVAE, full q", "Li & Mandt (2018)", ("mu_z", "64", "18.89")),
+    )
+)
+
+
+def verification_rows() -> tuple[tuple[str, str, str, str], ...]:
+    """(model, feature, dim, EER %) per row of Li & Mandt (2018) Table 2, as text."""
+    return tuple((r.method, *(r.values[k] for k in _VER)) for r in PUBLISHED_VERIFICATION)

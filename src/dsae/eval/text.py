@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["format_generation", "format_swap", "format_table1"]
+__all__ = ["format_generation", "format_swap", "format_table1", "format_verification"]
 
 PUBLISHED_MARK = " *"  # marks the sampler whose rows compare with the published tables
 
@@ -95,4 +95,36 @@ def format_swap(result: dict[str, Any]) -> str:
             o = r["other_source"]
             extra = "" if d is None else f"   differing pairs {d:.2f} % (other source {o:.2f} %)"
             lines.append(f"  {k} kept from the {src} source: {r['acc']:.2f} %{extra}")
+    return "\n".join(lines)
+
+
+def _pc(v: float | None) -> str:
+    return _num(None if v is None else 100 * v, ".1f", "%")
+
+
+def format_verification(result: dict[str, Any]) -> str:
+    """Speaker verification as text: the EER of mu_f and mu_z per static factor, then the
+    probes' test accuracy (a static factor from mu_f first, a dynamic one from mu_z first)."""
+    n, total, unit = result["n_test_groups"], result["n_groups"], f"{result['grouping']}s"
+    which = f"{n} {unit}" if n == total else f"{n} of {total} {unit}"
+    eers = [
+        f"{k} mu_f {_pc(r.get('mu_f'))}  mu_z {_pc(r.get('mu_z'))}"
+        for k, r in result["eer"].items()
+    ]
+    lines = [
+        f"verification ({which}, {result['n_pairs']} pairs): EER "
+        + ("; ".join(eers) if eers else "none (no factor has pairs of both kinds)")
+    ]
+    probes = []
+    for k, r in result["probe"].items():
+        order = ("mu_f", "mu_z") if k in result["eer"] else ("mu_z", "mu_f")
+        chance = result.get("probe_chance", {}).get(k)
+        probes.append(
+            f"{k} from {order[0]} {_pc(r[order[0]])}, from {order[1]} {_pc(r[order[1]])}"
+            + ("" if chance is None else f" (chance {_pc(chance)})")
+        )
+    if probes:
+        fit = result.get("probe_fit", {}).get("on", "?")
+        lines.append(f"  probes (fitted on the {fit}): " + "; ".join(probes))
+    lines += [f"  note: {n}" for n in result.get("notes", [])]
     return "\n".join(lines)

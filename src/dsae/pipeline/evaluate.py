@@ -1,5 +1,6 @@
 """Evaluate a trained run: load it and its judge, run :func:`dsae.eval.evaluate` on the test
-split, and write ``metrics.json`` and the trajectory plots into an output folder."""
+split (the training split loaded only for the verification probes), and write
+``metrics.json``, the trajectory plots and the verification ROC curves into an output folder."""
 
 from __future__ import annotations
 
@@ -18,13 +19,14 @@ from dsae.eval.protocols.base import check_model_matches
 from dsae.eval.protocols.trajectories import TITLES
 from dsae.train import load_run
 from dsae.utils import atomic_write_text
-from dsae.viz.plots import plot_factor_trajectories
+from dsae.viz.plots import plot_factor_trajectories, plot_roc_curves
 
 METRICS_FILE = "metrics.json"
 MIN_REPEATS = 3
 TRAJECTORY_PLOTS = {"static": "trajectories_fixed_f", "dynamic": "trajectories_fixed_z"}
+ROC_PLOT = "verification_roc.png"
 
-__all__ = ["METRICS_FILE", "MIN_REPEATS", "evaluate_run", "trajectory_plot_name"]
+__all__ = ["METRICS_FILE", "MIN_REPEATS", "ROC_PLOT", "evaluate_run", "trajectory_plot_name"]
 
 
 def trajectory_plot_name(fix: str, sampler: str) -> str:
@@ -92,8 +94,15 @@ def evaluate_run(
         repeats,
         batch_size,
         on_trajectories=plot,
+        train=(lambda: load_split(data, "train")) if (data / "train.npz").is_file() else None,
         progress=progress,
     )
+    verification = metrics.get("verification")
+    if verification and verification["roc"]:
+        title = "Verification: cosine scores of pairs of test utterances"
+        plot_roc_curves(verification["roc"], out / ROC_PLOT, verification["eer"], title)
+        verification["plot"] = ROC_PLOT
+        plots.append(ROC_PLOT)
     data_fp = fingerprint(data)
     metrics["data"].update(
         {

@@ -4,7 +4,8 @@ and write the page :func:`dsae.viz.report.build_page` makes of them.
 Pictures (reconstructions, swaps, generations) are drawn with :mod:`dsae.pipeline.outputs`
 into an assets folder beside the report when they are missing or older than the checkpoint;
 the training curves are drawn from ``metrics.jsonl`` every time. On Sprites the published
-numbers of the field are shown beside ours.
+numbers of the field are shown beside ours; beside a speaker-verification result, Li & Mandt
+(2018)'s TIMIT table for reference.
 """
 
 from __future__ import annotations
@@ -20,7 +21,12 @@ import numpy as np
 import yaml
 
 from dsae.errors import DsaeError
-from dsae.eval.published import PUBLISHED_FACTOR_NAMES, generation_rows, table1_rows
+from dsae.eval.published import (
+    PUBLISHED_FACTOR_NAMES,
+    generation_rows,
+    table1_rows,
+    verification_rows,
+)
 from dsae.pipeline.outputs import write_generations, write_reconstructions, write_swaps
 from dsae.train import CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, load_checkpoint
 from dsae.utils import atomic_write_text
@@ -39,13 +45,16 @@ PUBLISHED: dict[str, PublishedTables] = {
         generation=generation_rows(),
         table1=table1_rows(),
         factor_names=dict(PUBLISHED_FACTOR_NAMES),
+        verification=verification_rows(),
     )
 }
+# Speaker verification on TIMIT (Li & Mandt 2018, Table 2): a reference for any speech data.
+SPEECH_REFERENCE = PublishedTables(verification=verification_rows())
 
 
-def published_for(dataset: str) -> PublishedTables | None:
-    """The published numbers of ``dataset``, if the field has any."""
-    return PUBLISHED.get(dataset)
+def published_for(dataset: str) -> PublishedTables:
+    """The published numbers of ``dataset`` (Sprites), else the speech reference table."""
+    return PUBLISHED.get(dataset, SPEECH_REFERENCE)
 
 
 # --- reading a run -----------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Plots saved as PNG: training curves from log records, predicted factors along sequences.
+"""Plots saved as PNG: training curves from log records, predicted factors along sequences,
+verification ROC curves.
 
 Figures are drawn with matplotlib's object API on an Agg canvas, never through pyplot, so
 plotting neither needs a display nor touches global figure state.
@@ -22,7 +23,7 @@ from matplotlib.ticker import MaxNLocator
 from dsae.errors import DsaeError
 from dsae.utils import atomic_write_bytes
 
-__all__ = ["plot_training_curves", "plot_factor_trajectories"]
+__all__ = ["plot_factor_trajectories", "plot_roc_curves", "plot_training_curves"]
 
 _DPI = 100
 
@@ -177,4 +178,48 @@ def plot_factor_trajectories(
         )
     if title:
         fig.suptitle(title)
+    return _save_figure(fig, path)
+
+
+def plot_roc_curves(
+    roc: Mapping[str, Mapping[str, Mapping[str, Sequence[float]]]],
+    path: str | os.PathLike,
+    eer: Mapping[str, Mapping[str, float]] | None = None,
+    title: str = "",
+) -> Path:
+    """Plot verification ROC curves, one panel per factor, one line per feature, and save a PNG.
+
+    ``roc`` is ``{factor: {feature: {"fpr": [...], "tpr": [...]}}}`` (as the verification
+    protocol writes it); ``eer`` (same keys, fractions) labels each line with its equal error
+    rate. The dotted anti-diagonal FAR = FRR crosses each curve at its EER.
+    """
+    factors = [k for k, v in roc.items() if isinstance(v, Mapping) and v]
+    if not factors:
+        raise DsaeError("no ROC curves to plot")
+    ncols = min(4, len(factors))
+    nrows = math.ceil(len(factors) / ncols)
+    fig = Figure(figsize=(max(3.4 * ncols, 4.8), 3.4 * nrows + 0.3), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax, factor in zip(axes, factors, strict=False):
+        for feature, curve in roc[factor].items():
+            fpr, tpr = np.asarray(curve["fpr"], float), np.asarray(curve["tpr"], float)
+            if fpr.shape != tpr.shape or fpr.ndim != 1:
+                raise DsaeError(f"ROC of {factor} / {feature}: fpr and tpr differ in shape")
+            rate = _as_number((eer or {}).get(factor, {}).get(feature))
+            label = feature if rate is None else f"{feature} (EER {100 * rate:.1f}%)"
+            ax.plot(fpr, tpr, linewidth=1.4, label=label)
+        ax.plot([0, 1], [0, 1], color="0.6", linewidth=0.8, linestyle="--")
+        ax.plot([0, 1], [1, 0], color="0.6", linewidth=0.8, linestyle=":")
+        ax.set_xlim(-0.01, 1.01)  # curves along the axes stay visible
+        ax.set_ylim(-0.01, 1.01)
+        ax.set_aspect("equal")
+        ax.set_title(factor)
+        ax.set_xlabel("false acceptance rate")
+        ax.set_ylabel("true acceptance rate")
+        ax.grid(True, alpha=0.3)
+        ax.legend(loc="lower right", fontsize="small")
+    for ax in axes[len(factors) :]:
+        ax.set_axis_off()
+    if title:
+        fig.suptitle(title, fontsize="medium")
     return _save_figure(fig, path)

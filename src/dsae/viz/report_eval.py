@@ -38,6 +38,7 @@ from dsae.viz.report_samplers import (
     sampler_results,
     table1_tables,
 )
+from dsae.viz.report_verification import verification_tables
 
 __all__ = ["PublishedTables", "eval_section", "sampler_results"]
 
@@ -165,6 +166,7 @@ _PROTOCOLS: dict[str, tuple[str, Callable[..., str]]] = {
     ),
     "swap": ("Swaps", _each(_swap, "swap")),
     "latent": ("Latent metrics", _each(_latent, "latent")),
+    "verification": ("Speaker verification and linear probes", verification_tables),
     "plots": (
         "Plots",
         lambda entries, published, eval_dir: "".join(

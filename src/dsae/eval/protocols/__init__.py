@@ -7,6 +7,8 @@
 - ``latent``: DCI, MIG, SAP, FactorVAE and cross-predictability of the posterior means.
 - ``reconstruction``: the modality's quality measure of reconstructions (and the judge's
   accuracy on them when there is a judge).
+- ``verification``: Li & Mandt (2018), Table 2 (speaker verification EER with mu_f and mu_z,
+  per static factor) and linear probes of every per-sequence factor from each.
 
 :func:`select_protocols` picks those the data and the model allow and says why the rest
 are skipped; protocols that sample run once per sampler.
@@ -19,7 +21,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from dsae.data.base import DatasetMeta
-from dsae.eval.protocols import generation, latent, reconstruction, swap, table1, trajectories
+from dsae.eval.protocols import (
+    generation,
+    latent,
+    reconstruction,
+    swap,
+    table1,
+    trajectories,
+    verification,
+)
 from dsae.eval.protocols.base import (
     EvalContext,
     FactorClassifier,
@@ -40,6 +50,7 @@ from dsae.eval.protocols.trajectories import (
     trajectories_protocol,
     trajectory_summary,
 )
+from dsae.eval.protocols.verification import verification_protocol
 
 
 @dataclass(frozen=True)
@@ -77,6 +88,11 @@ PROTOCOLS: dict[str, ProtocolSpec] = {
         static_labels=True,
         dynamic_labels=True,
     ),  # fmt: skip
+    "verification": ProtocolSpec(
+        verification.run,
+        "Li & Mandt (2018) Table 2: speaker verification EER with mu_f and mu_z, linear probes",
+        static_labels=True,
+    ),
 }
 
 
@@ -141,4 +157,5 @@ __all__ = [
     "table1_protocol",
     "trajectories_protocol",
     "trajectory_summary",
+    "verification_protocol",
 ]

@@ -96,7 +96,8 @@ def can_sample(obj: Any) -> bool:
 @dataclass
 class EvalContext:
     """Everything a protocol reads: the model, the test split, the judge (or None), the
-    posterior means of the split and the judge's probabilities on it, seeds and sizes."""
+    posterior means of the split and the judge's probabilities on it, seeds and sizes, and
+    (when known) how to load the training split."""
 
     model: Any
     split: SequenceSplit
@@ -108,6 +109,8 @@ class EvalContext:
     batch_size: int = 128
     # called by the trajectories protocol: (sampler name, {"static"|"dynamic": classes}, factor names)
     on_trajectories: Callable[[str, dict[str, np.ndarray], list[str]], None] | None = None
+    # loads the training split, for protocols that fit something on it (verification's probes)
+    train: Callable[[], SequenceSplit] | None = None
 
 
 # -- checks -------------------------------------------------------------------------------

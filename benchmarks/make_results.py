@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import statistics
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
 
 from benchlib.page_text import fmt, get, number, show, spread, table
 from benchlib.speech_page import speech_section

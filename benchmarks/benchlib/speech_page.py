@@ -8,8 +8,7 @@ target, each figure as mean +- std (min-max) over the runs (seeds) of one config
 from __future__ import annotations
 
 from benchlib.page_text import fmt, get, number, spread, table
-
-from dsae.eval.published import speaker_verification_rows
+from dsae.eval.published import verification_rows
 
 PROTOCOL = (
     "per test utterance, mu_f = mean over its 200 ms segments of the posterior mean of f and "
@@ -121,10 +120,7 @@ def speech_section(runs: list[dict]) -> list[str]:
     groups: dict[tuple, list[dict]] = {}
     for r in runs:
         groups.setdefault(_key(r), []).append(r)
-    published = [
-        [row["model"], row["feature"], str(row["dim"]), f"{row['eer']:.2f}"]
-        for row in speaker_verification_rows()
-    ]
+    published = [list(row) for row in verification_rows()]
     return [
         "## Speech: speaker verification and voice conversion",
         "",

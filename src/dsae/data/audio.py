@@ -15,28 +15,23 @@ the segments cover all of it and :func:`stitch` (the overlap average) inverts
 
 Back to sound: :func:`istft` with a known phase, or :func:`griffin_lim` from magnitudes
 alone (Griffin & Lim 1984, with the momentum of Perraudin et al. 2013, "fast Griffin-Lim").
-The median fundamental frequency of a wave is :func:`dsae.data.pitch.f0_median`.
+Wav files (:func:`read_wav`, :func:`write_wav`, :func:`resample`) live in
+``dsae.data.wavfiles`` and the median fundamental frequency (:func:`f0_median`) in
+``dsae.data.pitch``; both are re-exported here.
 """
 
 from __future__ import annotations
 
-import io
 import math
-import os
-import warnings
-import wave as wave_io
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.io import wavfile
-from scipy.signal import resample_poly
 
 from dsae.data.base import DatasetMeta
 from dsae.data.pitch import f0_median
+from dsae.data.wavfiles import read_wav, read_wav_bytes, resample, write_wav
 from dsae.errors import DsaeError
-from dsae.utils import atomic_write
 
 STD_FLOOR = 1e-3  # per-bin standard deviations are floored here before dividing
 
@@ -101,80 +96,6 @@ class SpectrumConfig:
 FSDD_SPECTRUM = SpectrumConfig(8000, 200, 80, 398, 200)
 # 16 kHz: a 25 ms window, n_fft 400 -> 201 bins with the Nyquist bin dropped, 10 ms hop.
 VOICES_SPECTRUM = SpectrumConfig(16000, 400, 160, 400, 200)
-
-
-# ---------------------------------------------------------------------------- wav files
-
-
-def read_wav(path: str | os.PathLike) -> tuple[np.ndarray, int]:
-    """A wav file as mono float32 in [-1, 1] (channels averaged) and its sample rate."""
-    p = Path(path)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", wavfile.WavFileWarning)
-            sample_rate, data = wavfile.read(p)
-    except FileNotFoundError:
-        raise DsaeError(f"wav file not found: {p}") from None
-    except (OSError, ValueError, EOFError, TypeError) as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise DsaeError(f"cannot read wav file {p}: {msg}") from None
-    return _to_float_wave(data, p), int(sample_rate)
-
-
-def read_wav_bytes(data: bytes, name: str) -> tuple[np.ndarray, int]:
-    """:func:`read_wav` of a file's bytes (``name`` only for messages)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", wavfile.WavFileWarning)
-            sample_rate, arr = wavfile.read(io.BytesIO(data))
-    except (OSError, ValueError, EOFError, TypeError) as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise DsaeError(f"cannot read wav file {name}: {msg}") from None
-    return _to_float_wave(arr, name), int(sample_rate)
-
-
-def _to_float_wave(data: np.ndarray, name) -> np.ndarray:
-    if data.dtype == np.uint8:
-        x = (data.astype(np.float32) - 128.0) / 128.0
-    elif np.issubdtype(data.dtype, np.integer):
-        x = data.astype(np.float32) / float(2 ** (8 * data.dtype.itemsize - 1))
-    elif np.issubdtype(data.dtype, np.floating):
-        x = data.astype(np.float32)
-    else:
-        raise DsaeError(f"cannot read wav file {name}: samples of type {data.dtype}")
-    if x.ndim == 2:
-        x = x.mean(axis=1)
-    if x.size == 0:
-        raise DsaeError(f"wav file {name} has no samples")
-    if not np.isfinite(x).all():
-        raise DsaeError(f"wav file {name} holds NaN or infinite samples")
-    return np.clip(x, -1.0, 1.0)
-
-
-def write_wav(path: str | os.PathLike, wave: np.ndarray, sample_rate: int) -> None:
-    """Write a mono wave (float, clipped to [-1, 1]) as 16-bit PCM, atomically."""
-    x = np.asarray(wave, dtype=np.float64).reshape(-1)
-    if not np.isfinite(x).all():
-        raise DsaeError(f"cannot write {path}: the wave holds NaN or infinite samples")
-    pcm = np.rint(np.clip(x, -1.0, 1.0) * 32767.0).astype("<i2")
-
-    def write(fh) -> None:
-        with wave_io.open(fh, "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(int(sample_rate))
-            w.writeframes(pcm.tobytes())
-
-    atomic_write(path, write)
-
-
-def resample(wave: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
-    """``wave`` at ``sr_in`` Hz resampled to ``sr_out`` Hz (polyphase, float32)."""
-    x = np.asarray(wave, dtype=np.float64)
-    if sr_in == sr_out:
-        return x.astype(np.float32)
-    g = math.gcd(int(sr_in), int(sr_out))
-    return resample_poly(x, int(sr_out) // g, int(sr_in) // g).astype(np.float32)
 
 
 # ------------------------------------------------------------------------------ spectra

@@ -142,6 +142,7 @@ def test_griffin_lim_converges_to_the_target_magnitude(cfg):
     assert audio.spectral_convergence(y, magnitude, cfg) == pytest.approx(
         spectral_convergence(y, magnitude, cfg), rel=1e-6
     )
+    assert len(griffin_lim(magnitude, cfg, 2, length=len(x) + 37)) == len(x) + 37
     # seeded: the same seed gives the same wave
     np.testing.assert_array_equal(
         griffin_lim(magnitude, cfg, 4, seed=3), griffin_lim(magnitude, cfg, 4, seed=3)

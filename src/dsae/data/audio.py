@@ -1,7 +1,7 @@
 """Between sound and features: wav files, log-magnitude spectra, their inverse, segments.
 
-Features are log-magnitude short-time spectra, ``log(|STFT| + log_floor)``: a Hann window
-of ``win_length`` samples (zero-padded to ``n_fft`` when shorter), centred frames
+Features are log-magnitude short-time spectra, ``log(|STFT| + log_floor)``: a periodic Hann
+window of ``win_length`` samples (zero-padded to ``n_fft`` when shorter), centred frames
 (``torch.stft`` with ``center=True``, reflect padding), one frame every ``hop_length``
 samples. The first ``n_bins`` frequency bins are kept; when ``n_bins`` is ``n_fft // 2``
 the Nyquist bin is dropped, and set to zero when inverting.
@@ -216,8 +216,8 @@ def griffin_lim(
     angles = torch.polar(torch.ones_like(mag), phase)
     previous = torch.zeros_like(angles)
     with _one_thread():
-        for _ in range(int(n_iter)):
-            rebuilt = _stft(_istft(mag * angles, cfg, length), cfg)
+        for _ in range(int(n_iter)):  # at the natural length (frames - 1) * hop until the end
+            rebuilt = _stft(_istft(mag * angles, cfg, None), cfg)
             angles = rebuilt - previous * (momentum / (1 + momentum))
             angles = angles / (angles.abs() + 1e-16)
             previous = rebuilt
@@ -228,7 +228,7 @@ def spectral_convergence(wave: np.ndarray, magnitude: np.ndarray, cfg: SpectrumC
     """|| S - |STFT(wave)| ||_F / || S ||_F: how far a wave's magnitudes are from ``S``."""
     got = np.abs(stft(wave, cfg))
     n = min(len(got), len(magnitude))
-    diff = np.linalg.norm(magnitude[:n] - got[:n]) + np.linalg.norm(magnitude[n:])
+    diff = np.hypot(np.linalg.norm(magnitude[:n] - got[:n]), np.linalg.norm(magnitude[n:]))
     return float(diff / max(np.linalg.norm(magnitude), 1e-30))
 
 

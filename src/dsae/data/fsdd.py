@@ -36,7 +36,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from dsae.data.audio import FSDD_SPECTRUM, read_wav_bytes
-from dsae.data.fetch import is_url, read_all_verified
+from dsae.data.fetch import check_source, is_url, read_all_verified
 from dsae.data.speech import Utterance, build_speech_dataset
 from dsae.errors import DsaeError
 
@@ -89,10 +89,16 @@ def build_fsdd(
     source = DEFAULT_SOURCE if source is None else str(source)
     expected = dict(sorted((manifest or load_manifest()).items()))
     labels = {name: parse_name(name) for name in expected}
-    with tqdm(total=len(expected), desc="fsdd files", unit="file", disable=not progress) as bar:
-        data = read_all_verified(
-            recordings_source(source), expected, "FSDD recording", on_file=bar.update
-        )
+    base = recordings_source(source)
+    check_source(base, "FSDD recording")
+    with tqdm(
+        total=len(expected),
+        desc="fsdd files",
+        unit="file",
+        disable=not progress or not is_url(base),  # a local copy is read in a moment
+        leave=False,
+    ) as bar:
+        data = read_all_verified(base, expected, "FSDD recording", on_file=bar.update)
 
     utterances = []
     for name in sorted(expected, key=lambda n: (labels[n][1], labels[n][0], labels[n][2])):

@@ -29,7 +29,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     dsub = d.add_subparsers(dest="data_command", metavar="ACTION")
     dsub.required = True
     b = dsub.add_parser("build", help="build a dataset cache (meta.json, train.npz, test.npz)")
-    b.add_argument("name", choices=["sprites", "fsdd", "toy_sprites", "toy"], help="which dataset")
+    b.add_argument(
+        "name", choices=["sprites", "fsdd", "voices", "toy_sprites", "toy"], help="which dataset"
+    )
     b.add_argument("--out", required=True, help="output directory")
     b.add_argument(
         "--source",
@@ -42,6 +44,17 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--n-test", type=int, default=600, help="toy: test sequences")
     b.add_argument("--image-size", type=int, default=64, help="toy: frame size")
     b.add_argument("--seed", type=int, default=0, help="toy: generator seed")
+    b.add_argument(
+        "--split",
+        choices=["seen", "unseen"],
+        default="seen",
+        help="voices: test utterances of the training speakers (seen) or of held-out speakers",
+    )
+    b.add_argument(
+        "--speakers", default=None, metavar="NAMES", help="voices: comma-separated subset"
+    )
+    b.add_argument("--words", default=None, metavar="WORDS", help="voices: comma-separated subset")
+    b.add_argument("--repeats", type=int, default=5, help="voices: repetitions of each word")
     b.add_argument("--no-progress", action="store_true")
 
     i = dsub.add_parser(
@@ -113,6 +126,10 @@ def _build(args: argparse.Namespace) -> int:
         n_test=args.n_test,
         image_size=args.image_size,
         seed=args.seed,
+        split=args.split,
+        speakers=args.speakers.split(",") if args.speakers else None,
+        words=args.words.split(",") if args.words else None,
+        repeats=args.repeats,
         progress=not args.no_progress,
     )
     print(f"built {name} in {time.perf_counter() - t0:.1f} s: {out}")

@@ -19,6 +19,7 @@ from dsae.data.fsdd import build_fsdd
 from dsae.data.importer import import_sequences
 from dsae.data.sprites import build_sprites
 from dsae.data.toy import build_toy
+from dsae.data.voices import DEFAULT_REPEATS, build_voices
 from dsae.errors import DsaeError
 
 
@@ -40,10 +41,22 @@ def _build_fsdd(out: Path, **kw) -> Path:
     return build_fsdd(out, source=kw.get("source"), progress=kw.get("progress", True))
 
 
+def _build_voices(out: Path, **kw) -> Path:
+    return build_voices(
+        out,
+        split=kw.get("split", "seen"),
+        speakers=kw.get("speakers"),
+        words=kw.get("words"),
+        repeats=kw.get("repeats", DEFAULT_REPEATS),
+        progress=kw.get("progress", True),
+    )
+
+
 BUILDERS: dict[str, Callable[..., Path]] = {
     "toy_sprites": _build_toy,
     "sprites": _build_sprites,
     "fsdd": _build_fsdd,
+    "voices": _build_voices,
 }
 
 

@@ -29,9 +29,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     dsub = d.add_subparsers(dest="data_command", metavar="ACTION")
     dsub.required = True
     b = dsub.add_parser("build", help="build a dataset cache (meta.json, train.npz, test.npz)")
-    b.add_argument("name", choices=["sprites", "toy_sprites", "toy"], help="which dataset")
+    b.add_argument("name", choices=["sprites", "fsdd", "toy_sprites", "toy"], help="which dataset")
     b.add_argument("--out", required=True, help="output directory")
-    b.add_argument("--source", default=None, help="sprites: local folder or base URL of the sheets")
+    b.add_argument(
+        "--source",
+        default=None,
+        help="sprites, fsdd: local folder or base URL of the repository's files (default: "
+        "the public repository at its pinned commit); every file is checked against its "
+        "recorded SHA-256",
+    )
     b.add_argument("--n-train", type=int, default=3000, help="toy: training sequences")
     b.add_argument("--n-test", type=int, default=600, help="toy: test sequences")
     b.add_argument("--image-size", type=int, default=64, help="toy: frame size")

@@ -1,5 +1,5 @@
-"""Datasets: the common interface (``base``), one module per dataset, and the importer of
-one's own sequences (``importer``)."""
+"""Datasets: the common interface (``base``), one module per dataset, the importer of
+one's own sequences (``importer``), and speech features (``audio``, ``speech``)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from dsae.data.base import (
     to_float,
     write_dataset_dir,
 )
+from dsae.data.fsdd import build_fsdd
 from dsae.data.importer import import_sequences
 from dsae.data.sprites import build_sprites
 from dsae.data.toy import build_toy
@@ -35,7 +36,15 @@ def _build_sprites(out: Path, **kw) -> Path:
     return build_sprites(out, source=kw.get("source"), progress=kw.get("progress", True))
 
 
-BUILDERS: dict[str, Callable[..., Path]] = {"toy_sprites": _build_toy, "sprites": _build_sprites}
+def _build_fsdd(out: Path, **kw) -> Path:
+    return build_fsdd(out, source=kw.get("source"), progress=kw.get("progress", True))
+
+
+BUILDERS: dict[str, Callable[..., Path]] = {
+    "toy_sprites": _build_toy,
+    "sprites": _build_sprites,
+    "fsdd": _build_fsdd,
+}
 
 
 def build_dataset(name: str, out: str | Path, **kwargs) -> Path:

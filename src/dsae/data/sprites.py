@@ -27,11 +27,8 @@ GPL 3.0; cite Li & Mandt (2018) when the data is used.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +37,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from dsae.data.base import DatasetMeta, SequenceSplit, write_dataset_dir
+from dsae.data.fetch import read_all_verified
 from dsae.errors import DsaeError
 
 REPO = "YingzhenLi/Sprites"
@@ -58,7 +56,6 @@ TILE = 64
 SHEET_SIZE = (832, 1344)  # (width, height): 13 x 21 tiles
 SEED = 423
 N_TRAIN_CHARACTERS = 1000
-FETCH_TIMEOUT = 30.0
 _CHUNK = 100  # characters composited at once (~80 MB of working memory)
 
 # First tile of each animation row, per action and direction (tile = row * 13 + column).
@@ -254,38 +251,4 @@ def _sheet_tiles(data: bytes, rel: str, needed: np.ndarray) -> np.ndarray:
 
 def _fetch_sheets(source: str) -> dict[str, bytes]:
     """Read every sheet the build uses from a folder or base URL, checksum-verified."""
-    is_url = source.startswith(("http://", "https://", "file://"))
-    if not is_url and not Path(source).is_dir():
-        raise DsaeError(f"sprite sheet source not found: {source} is not a folder or URL")
-    sheets = {}
-    for rel, expected in SHEET_SHA256.items():
-        if is_url:
-            where = source.rstrip("/") + "/" + rel
-            data = _fetch_url(where)
-        else:
-            where = str(Path(source) / rel)
-            try:
-                data = Path(where).read_bytes()
-            except FileNotFoundError:
-                raise DsaeError(f"sprite sheet missing: {where}") from None
-            except OSError as e:
-                raise DsaeError(f"cannot read sprite sheet {where}: {e.strerror or e}") from None
-        digest = hashlib.sha256(data).hexdigest()
-        if digest != expected:
-            raise DsaeError(
-                f"checksum mismatch for sprite sheet {where}: sha256 {digest}, expected {expected}"
-            )
-        sheets[rel] = data
-    return sheets
-
-
-def _fetch_url(url: str) -> bytes:
-    try:
-        with urllib.request.urlopen(url, timeout=FETCH_TIMEOUT) as response:
-            return response.read()
-    except urllib.error.HTTPError as e:
-        raise DsaeError(f"cannot fetch sprite sheet {url}: HTTP {e.code} {e.reason}") from None
-    except urllib.error.URLError as e:
-        raise DsaeError(f"cannot fetch sprite sheet {url}: {e.reason}") from None
-    except (OSError, ValueError) as e:
-        raise DsaeError(f"cannot fetch sprite sheet {url}: {e}") from None
+    return read_all_verified(source, SHEET_SHA256, "sprite sheet")

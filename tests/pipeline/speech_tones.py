@@ -14,9 +14,9 @@ import numpy as np
 
 from dsae.config import Config
 from dsae.data.audio import SpectrumConfig
+from dsae.data.base import fingerprint, load_meta
 from dsae.data.speech import Utterance, build_speech_dataset
 from dsae.eval.judge import save_judge, train_judge
-from dsae.data.base import fingerprint, load_meta
 from dsae.train import train
 
 RATE = 8000

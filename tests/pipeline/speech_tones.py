@@ -1,7 +1,8 @@
 """A tiny speech-like dataset of harmonic tones, a small model trained on it and a judge.
 
 Two "speakers" differ in pitch (F0 120 Hz, male; 230 Hz, female); two "words" differ in
-their formant-like spectral envelope (energy around 500 Hz or around 1400 Hz). Each
+how their formant-like spectral envelope moves (from 300 Hz up to 800 Hz, or from 1400
+Hz down to 900 Hz), so the word changes along a segment and the voice stays fixed. Each
 utterance is half a second at 8 kHz, so it is cut into five overlapping segments of 20
 frames, the last one overlapping more than the others.
 """
@@ -22,19 +23,24 @@ from dsae.train import train
 RATE = 8000
 SPECTRUM = SpectrumConfig(RATE, 200, 80, 256, 128)
 SPEAKERS = {"low": (120.0, "male"), "high": (230.0, "female")}
-WORDS = {"ah": 500.0, "ee": 1400.0}
+WORDS = {"rise": (300.0, 800.0), "fall": (1400.0, 900.0)}
 SECONDS = 0.5
 
 
-def tone(f0: float, formant: float, seed: int, seconds: float = SECONDS) -> np.ndarray:
-    """A voiced sound: harmonics of ``f0`` under a Gaussian envelope centred on ``formant``."""
+def tone(
+    f0: float, formant: float | tuple[float, float], seed: int, seconds: float = SECONDS
+) -> np.ndarray:
+    """A voiced sound: harmonics of ``f0`` under a Gaussian envelope centred on ``formant``
+    (Hz, or a (start, end) pair it glides between)."""
     rng = np.random.default_rng(seed)
     f0 = f0 * (1 + 0.02 * rng.standard_normal())
     t = np.arange(int(seconds * RATE)) / RATE
-    wave = np.zeros_like(t)
-    for k in range(1, int(3800 / f0)):
-        gain = np.exp(-0.5 * ((k * f0 - formant) / 350.0) ** 2) + 0.03
-        wave += gain * np.sin(2 * np.pi * k * f0 * t + rng.uniform(0, 2 * np.pi))
+    start, end = formant if isinstance(formant, tuple) else (formant, formant)
+    centre = start + (end - start) * t / t[-1]  # (N,) the envelope's centre over time
+    k = np.arange(1, int(3800 / f0))[:, None]  # (K, 1) harmonic numbers
+    gain = np.exp(-0.5 * ((k * f0 - centre) / 350.0) ** 2) + 0.03  # (K, N)
+    phase = rng.uniform(0, 2 * np.pi, size=k.shape)
+    wave = (gain * np.sin(2 * np.pi * k * f0 * t + phase)).sum(axis=0)
     wave *= np.minimum(1.0, np.minimum(t, t[-1] - t) / 0.02)  # 20 ms fades
     wave += 0.002 * rng.standard_normal(t.shape)
     return (0.5 * wave / np.abs(wave).max()).astype(np.float32)
@@ -96,6 +102,6 @@ def train_tones(data: Path, run: Path, steps: int = 40) -> Path:
 
 
 def judge_tones(data: Path, path: Path) -> Path:
-    judge, info = train_judge(data, epochs=3, batch_size=16, progress=False)
+    judge, info = train_judge(data, epochs=10, batch_size=16, progress=False)
     save_judge(path, judge, load_meta(data), fingerprint(data), info)
     return path

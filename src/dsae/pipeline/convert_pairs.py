@@ -6,18 +6,7 @@ the data records the speakers' sex). Each utterance's frames are its segments st
 back; the source (A), the target (B) and the conversion are all turned into sound by the
 same seeded Griffin-Lim, so the vocoder's own effect is the same in all three.
 
-Scores, as fractions in [0, 1]:
-
-- with a judge (``dsae judge train`` on the speech dataset): features re-extracted from the
-  converted *wave*; the judge's class probabilities averaged over its segments name a
-  speaker and a word or digit. ``speaker``: share of pairs where it names B; ``content``:
-  share where it names A's label;
-- ``f0_within_15pct``: share of pairs whose converted median F0 is within 15% of B's
-  resynthesised audio's (an unvoiced conversion counts as a miss); ``f0_median_rel_error``:
-  the median of |F0_converted - F0_B| / F0_B;
-- the same scores for the unconverted resynthesised sources GL(A) as a reference row
-  (``source``): the judge naming A's speaker measures the vocoder, F0 shows how far apart
-  the voices were before conversion.
+Scores: :mod:`dsae.pipeline.convert_scores`.
 """
 
 from __future__ import annotations
@@ -26,13 +15,14 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from dsae.data.audio import f0_median, write_wav
+from dsae.data.audio import SpeechFeatures, f0_median, write_wav
 from dsae.data.base import SequenceSplit, fingerprint, load_split
 from dsae.errors import DsaeError
 from dsae.eval.judge import LoadedJudge, check_judge_matches, predict_proba
@@ -46,6 +36,7 @@ from dsae.pipeline.convert import (
     stitch_frames,
     utterance_frames,
 )
+from dsae.pipeline.convert_scores import TARGETS, summarise
 from dsae.train import LoadedRun
 
 __all__ = [
@@ -60,8 +51,6 @@ __all__ = [
 
 CONVERSION_FILE = "conversion.json"
 PAIRS_DIR = "pairs"
-TARGETS = {"speaker": 0.90, "content": 0.90, "f0_within_15pct": 0.90}
-F0_TOLERANCE = 0.15
 N_LISTED = 6  # pairs whose sound and spectrograms are written
 CROSS_SEX = ("male->female", "female->male")
 
@@ -140,36 +129,115 @@ def _judged(loaded: LoadedJudge | None, features, wave: np.ndarray, factors) -> 
     return {role: int(probs[k].mean(axis=0).argmax()) for role, k in factors.items()}
 
 
-def _f0_scores(f0: np.ndarray, ref: np.ndarray) -> dict[str, float | None]:
-    rel = np.abs(f0 - ref) / ref
-    ok = np.isfinite(rel)
-    return {
-        "f0_within_15pct": float(np.mean(ok & (np.nan_to_num(rel, nan=np.inf) <= F0_TOLERANCE)))
-        if rel.size
-        else None,
-        "f0_median_rel_error": float(np.median(rel[ok])) if ok.any() else None,
-    }
-
-
-def _scores(rows: list[dict[str, Any]], key: str, judged: bool) -> dict[str, Any]:
-    """Scores of the ``converted`` or ``source`` audio of ``rows``."""
-    out: dict[str, Any] = {"n": len(rows)}
-    if judged:
-        want_speaker = "target" if key == "converted" else "source"
-        out["speaker"] = float(
-            np.mean([r["judged"][key]["speaker"] == r[want_speaker]["speaker"] for r in rows])
-        )
-        out["content"] = float(
-            np.mean([r["judged"][key]["content"] == r["source"]["label"] for r in rows])
-        )
-    f0 = np.array([r["f0"][key] for r in rows], dtype=np.float64)
-    ref = np.array([r["f0"]["target"] for r in rows], dtype=np.float64)
-    out.update(_f0_scores(f0, ref))
-    return out
-
-
 def _plain(v: float) -> float | None:
     return float(v) if np.isfinite(v) else None
+
+
+@dataclass
+class _TestSet:
+    """The test utterances of a speech dataset, with what is needed to name and hear them."""
+
+    split: SequenceSplit
+    features: SpeechFeatures
+    utts: list[Utterance]
+    factors: dict[str, str]  # role (speaker, content) -> the data's factor name
+    classes: dict[str, list[str]]  # role -> class names
+    sexes: dict[int, str]  # speaker index -> sex, where the data records it
+
+    def describe(self, u: Utterance) -> dict[str, Any]:
+        speakers, labels = self.classes["speaker"], self.classes["content"]
+        return {
+            "utterance": u.group,
+            "speaker": u.speaker,
+            "speaker_name": speakers[u.speaker] if u.speaker < len(speakers) else str(u.speaker),
+            "sex": self.sexes.get(u.speaker),
+            "label": u.label,
+            "label_name": labels[u.label] if u.label < len(labels) else str(u.label),
+        }
+
+
+def _test_set(run: LoadedRun, data_dir: str | os.PathLike) -> _TestSet:
+    speech_features(run.meta)
+    split = load_split(data_dir, "test")
+    features = speech_features(split.meta)
+    meta = split.meta
+    if tuple(meta.frame_shape) != tuple(run.meta.frame_shape):
+        raise DsaeError(
+            f"data frames {meta.frame_shape} do not match the model's {run.meta.frame_shape}"
+        )
+    if "speaker" not in meta.static_factors or not meta.dynamic_factors:
+        raise DsaeError(f"{data_dir} has no speaker and content labels to convert between")
+    content = next(iter(meta.dynamic_factors))
+    names = meta.info.get("classes") or {}
+    classes = {
+        "speaker": list(names.get("speaker") or []),
+        "content": list(names.get(content) or []),
+    }
+    sex_of = meta.info.get("speaker_sex") or {}
+    return _TestSet(
+        split=split,
+        features=features,
+        utts=utterances(split, content),
+        factors={"speaker": "speaker", "content": content},
+        classes=classes,
+        sexes={i: sex_of[n] for i, n in enumerate(classes["speaker"]) if n in sex_of},
+    )
+
+
+@dataclass
+class _Sound:
+    """An utterance's normalised frames (F, D), its wave and the wave's median F0."""
+
+    frames: np.ndarray
+    wave: np.ndarray
+    f0: float
+
+
+def _write_folder(out: Path, fill: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
+    """Fill a temporary sibling of ``out``, then put it in the place of ``out``: the folder
+    is written whole or not at all."""
+    if out.exists() and (
+        not out.is_dir() or (any(out.iterdir()) and not (out / CONVERSION_FILE).is_file())
+    ):
+        raise DsaeError(f"--out {out} exists and is not a conversion folder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    try:
+        result = fill(tmp)
+        if out.exists():
+            old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
+            os.replace(out, old / "d")
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return result
+
+
+def _write_pair(folder: Path, row: dict[str, Any], sounds: dict[str, _Sound], test: _TestSet):
+    """The pair's three wavs and its spectrogram picture; their paths go into ``row``."""
+    (folder / PAIRS_DIR).mkdir(exist_ok=True)
+    k = row["pair"]
+    files = {}
+    for label, sound in sounds.items():
+        files[label] = f"{PAIRS_DIR}/{k}_{label}.wav"
+        write_wav(folder / files[label], sound.wave, test.features.spectrum.sample_rate)
+    picture = ConversionPicture(
+        spectra={label: log_magnitude(test.features, s.frames) for label, s in sounds.items()},
+        f0={label: s.f0 for label, s in sounds.items()},
+        spectrum=test.features.spectrum,
+    )
+    files["spectrogram"] = f"{PAIRS_DIR}/{k}_spectrogram.png"
+    source, target = row["source"], row["target"]
+    title = (
+        f"{source['speaker_name']} ({source['label_name']}) in the voice of "
+        f"{target['speaker_name']}"
+    )
+    picture.save(folder / files["spectrogram"], title=title)
+    row["files"] = files
 
 
 def convert_pairs(
@@ -187,150 +255,62 @@ def convert_pairs(
     all (an earlier conversion folder there is replaced). Returns the JSON's content."""
     if n_pairs <= 0:
         raise DsaeError(f"--pairs must be positive, got {n_pairs}")
-    out = Path(out_dir)
-    if out.exists() and (
-        not out.is_dir() or (any(out.iterdir()) and not (out / CONVERSION_FILE).is_file())
-    ):
-        raise DsaeError(f"--out {out} exists and is not a conversion folder")
-    speech_features(run.meta)
-    split = load_split(data_dir, "test")
-    features = speech_features(split.meta)
-    if tuple(split.meta.frame_shape) != tuple(run.meta.frame_shape):
-        raise DsaeError(
-            f"data frames {split.meta.frame_shape} do not match the model's {run.meta.frame_shape}"
-        )
-    if "speaker" not in split.meta.static_factors or not split.meta.dynamic_factors:
-        raise DsaeError(f"{data_dir} has no speaker and content labels to convert between")
-    content_factor = next(iter(split.meta.dynamic_factors))
+    test = _test_set(run, data_dir)
     if judge is not None:
         check_judge_matches(judge, data_dir)
-    info = split.meta.info
-    classes = info.get("classes") or {}
-    speaker_names = list(classes.get("speaker") or [])
-    label_names = list(classes.get(content_factor) or [])
-    sex_of = info.get("speaker_sex") or {}
-    sexes = {i: sex_of[n] for i, n in enumerate(speaker_names) if n in sex_of}
+    pairs = choose_pairs(test.utts, test.sexes, n_pairs, np.random.default_rng(seed))
+    features, x = test.features, test.split.x
+    rate, hop = features.spectrum.sample_rate, features.spectrum.hop_length
+    resynthesised: dict[int, tuple[_Sound, dict[str, int]]] = {}
 
-    utts = utterances(split, content_factor)
-    pairs = choose_pairs(utts, sexes, n_pairs, np.random.default_rng(seed))
-    rate = features.spectrum.sample_rate
-    hop = features.spectrum.hop_length
-    factors = {"speaker": "speaker", "content": content_factor}
-    cache: dict[int, tuple[np.ndarray, np.ndarray, int, float]] = {}
+    def own_sound(i: int) -> tuple[_Sound, dict[str, int]]:
+        """Utterance i resynthesised from its own features, and the judge's verdict on it."""
+        if i not in resynthesised:
+            segs = x[test.utts[i].rows]
+            frames = stitch_frames(features, segs, utterance_frames(segs, features.segment_stride))
+            wave = frames_to_wave(features, frames, (frames.shape[0] - 1) * hop, seed=seed)
+            verdict = _judged(judge, features, wave, test.factors)
+            resynthesised[i] = (_Sound(frames, wave, f0_median(wave, rate)), verdict)
+        return resynthesised[i]
 
-    def resynthesised(i: int) -> tuple[np.ndarray, np.ndarray, int, float]:
-        """(frames, GL wave, length, F0) of utterance i's own features."""
-        if i not in cache:
-            segs = split.x[utts[i].rows]
-            frames_n = utterance_frames(segs, features.segment_stride)
-            frames = stitch_frames(features, segs, frames_n)
-            length = (frames_n - 1) * hop
-            wave = frames_to_wave(features, frames, length, seed=seed)
-            cache[i] = (frames, wave, length, f0_median(wave, rate))
-        return cache[i]
-
-    def describe(u: Utterance) -> dict[str, Any]:
-        name = speaker_names[u.speaker] if u.speaker < len(speaker_names) else str(u.speaker)
-        label = label_names[u.label] if u.label < len(label_names) else str(u.label)
-        return {
-            "utterance": u.group,
-            "speaker": u.speaker,
-            "speaker_name": name,
-            "sex": sexes.get(u.speaker),
-            "label": u.label,
-            "label_name": label,
-        }
-
-    tmp_root = out.parent if out.parent.exists() else None
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=tmp_root or out.parent, prefix=f".{out.name}.tmp-"))
-    try:
+    def fill(folder: Path) -> dict[str, Any]:
         rows = []
         for k, (ia, ib) in enumerate(pairs):
-            a, b = utts[ia], utts[ib]
-            src_frames, src_wave, length, src_f0 = resynthesised(ia)
-            tgt_frames, tgt_wave, _, tgt_f0 = resynthesised(ib)
-            f = speaker_code(run.model, split.x[b.rows])
-            conv = convert_segments(run.model, split.x[a.rows], f)
-            conv_frames = stitch_frames(features, conv, src_frames.shape[0])
-            conv_wave = frames_to_wave(features, conv_frames, length, seed=seed)
-            conv_f0 = f0_median(conv_wave, rate)
+            a, b = test.utts[ia], test.utts[ib]
+            (source, source_judged), (target, _) = own_sound(ia), own_sound(ib)
+            f = speaker_code(run.model, x[b.rows])
+            frames = stitch_frames(
+                features, convert_segments(run.model, x[a.rows], f), source.frames.shape[0]
+            )
+            wave = frames_to_wave(features, frames, source.wave.shape[0], seed=seed)
+            converted = _Sound(frames, wave, f0_median(wave, rate))
+            sounds = {"source": source, "target": target, "converted": converted}
             row: dict[str, Any] = {
                 "pair": k,
-                "source": describe(a),
-                "target": describe(b),
-                "sex_pair": _sex_pair(sexes.get(a.speaker), sexes.get(b.speaker)),
-                "f0": {"source": src_f0, "target": tgt_f0, "converted": conv_f0},
+                "source": test.describe(a),
+                "target": test.describe(b),
+                "sex_pair": _sex_pair(test.sexes.get(a.speaker), test.sexes.get(b.speaker)),
+                "f0": {label: s.f0 for label, s in sounds.items()},
                 "judged": {
-                    "converted": _judged(judge, features, conv_wave, factors),
-                    "source": _judged(judge, features, src_wave, factors),
+                    "converted": _judged(judge, features, wave, test.factors),
+                    "source": source_judged,
                 },
             }
             if k < n_listed:
-                files = {}
-                (tmp / PAIRS_DIR).mkdir(exist_ok=True)
-                for label, wave in (
-                    ("source", src_wave),
-                    ("target", tgt_wave),
-                    ("converted", conv_wave),
-                ):
-                    rel = f"{PAIRS_DIR}/{k}_{label}.wav"
-                    write_wav(tmp / rel, wave, rate)
-                    files[label] = rel
-                picture = ConversionPicture(
-                    spectra={
-                        "source": log_magnitude(features, src_frames),
-                        "target": log_magnitude(features, tgt_frames),
-                        "converted": log_magnitude(features, conv_frames),
-                    },
-                    f0=row["f0"],
-                    spectrum=features.spectrum,
-                )
-                rel = f"{PAIRS_DIR}/{k}_spectrogram.png"
-                picture.save(
-                    tmp / rel,
-                    title=f"{row['source']['speaker_name']} ({row['source']['label_name']}) "
-                    f"in the voice of {row['target']['speaker_name']}",
-                )
-                files["spectrogram"] = rel
-                row["files"] = files
+                _write_pair(folder, row, sounds, test)
             rows.append(row)
-        result = _summary(run, data_dir, rows, judge is not None, sexes, factors, seed)
-        result["classes"] = {"speaker": speaker_names, content_factor: label_names}
+        result = _summary(run, data_dir, rows, judge is not None, test.sexes, test.factors, seed)
+        result["classes"] = test.classes
         for r in rows:
             r["f0"] = {k: _plain(v) for k, v in r["f0"].items()}
         result["pairs"] = rows
-        (tmp / CONVERSION_FILE).write_text(json.dumps(result, indent=2))
-        if out.exists():
-            old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
-            os.replace(out, old / "d")
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return result
+        (folder / CONVERSION_FILE).write_text(json.dumps(result, indent=2))
+        return result
+
+    return _write_folder(Path(out_dir), fill)
 
 
 def _summary(run, data_dir, rows, judged: bool, sexes, factors, seed) -> dict[str, Any]:
-    converted = _scores(rows, "converted", judged)
-    by_sex = {}
-    for kind in sorted({r["sex_pair"] for r in rows if r["sex_pair"]}):
-        sel = [r for r in rows if r["sex_pair"] == kind]
-        by_sex[kind] = {
-            "converted": _scores(sel, "converted", judged),
-            "source": _scores(sel, "source", judged),
-        }
-    targets = {}
-    for key, goal in TARGETS.items():
-        value = converted.get(key)
-        targets[key] = {
-            "min": goal,
-            "value": value,
-            "met": None if value is None else bool(value >= goal),
-        }
     return {
         "checkpoint_step": int(run.state.get("step", 0)),
         "data": {
@@ -343,10 +323,7 @@ def _summary(run, data_dir, rows, judged: bool, sexes, factors, seed) -> dict[st
         "factors": factors,
         "judge": judged,  # whether a judge scored speaker and content
         "speaker_sex_known": bool(sexes),
-        "targets": targets,
-        "converted": converted,
-        "source": _scores(rows, "source", judged),
-        "by_sex_pair": by_sex,
+        **summarise(rows, judged),
     }
 
 

@@ -165,12 +165,7 @@ def speech_section(conversion: Mapping[str, Any], folder: Path, audio_base: str)
     if not judged:
         body += note("no judge was given to dsae convert (--judge): speaker and content not scored")
     body += _scores_table(conversion)
-    classes = conversion.get("classes") or {}
-    factors = conversion.get("factors") or {}
-    names = {
-        "speaker": classes.get(factors.get("speaker", "speaker")) or [],
-        "content": classes.get(factors.get("content", "")) or [],
-    }
+    names = conversion.get("classes") or {}  # role (speaker, content) -> class names
     listed = [r for r in conversion.get("pairs") or () if isinstance(r, Mapping) and r.get("files")]
     if listed:
         body += "".join(_pair(r, folder, audio_base, names) for r in listed) + _AUDIO_SCRIPT

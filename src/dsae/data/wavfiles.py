@@ -39,6 +39,8 @@ def read_wav_bytes(data: bytes, name: str) -> tuple[np.ndarray, int]:
     except (OSError, ValueError, EOFError, TypeError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise DsaeError(f"cannot read wav file {name}: {msg}") from None
+    except Exception:  # scipy fails on some malformed files with internal errors
+        raise DsaeError(f"cannot read wav file {name}: malformed wav data") from None
     return _to_float_wave(arr, name), int(sample_rate)
 
 

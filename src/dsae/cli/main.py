@@ -11,13 +11,27 @@ import sys
 from collections.abc import Sequence
 
 from dsae import __version__
-from dsae.cli import commands, data_commands, eval_commands, judge_commands, report_commands
+from dsae.cli import (
+    commands,
+    convert_commands,
+    data_commands,
+    eval_commands,
+    judge_commands,
+    report_commands,
+)
 from dsae.cli.registry import COMMANDS
 from dsae.errors import DsaeError
 
 # Modules holding @command functions (importing one registers its commands); each may
 # define add_parsers(subparsers) for subcommands it parses itself.
-COMMAND_MODULES = (data_commands, commands, judge_commands, eval_commands, report_commands)
+COMMAND_MODULES = (
+    data_commands,
+    commands,
+    judge_commands,
+    eval_commands,
+    report_commands,
+    convert_commands,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -16,6 +16,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--eval", dest="eval_dir", default=None, help="evaluation folder (metrics.json)")
     p.add_argument("--out", default=None, help="HTML file to write (default: RUN/report.html)")
     p.add_argument("--data", default=None, help="dataset directory (default: the run's)")
+    p.add_argument(
+        "--conversion",
+        default=None,
+        help="voice conversion folder of 'dsae convert --pairs' (default: RUN/conversion)",
+    )
 
 
 @command("report")
@@ -26,6 +31,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         eval_dir=args.eval_dir,
         out=args.out,
         data=args.data,
+        conversion_dir=args.conversion,
         log=lambda line: print(line, file=sys.stderr),
     )
     print(f"wrote report to {path} (open it in a browser)")

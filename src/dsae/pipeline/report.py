@@ -27,6 +27,7 @@ from dsae.eval.published import (
     table1_rows,
     verification_rows,
 )
+from dsae.pipeline.convert_pairs import read_conversion
 from dsae.pipeline.outputs import write_generations, write_reconstructions, write_swaps
 from dsae.train import CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, load_checkpoint
 from dsae.utils import atomic_write_text
@@ -38,6 +39,7 @@ __all__ = ["build_report", "published_for", "read_eval", "read_run"]
 REPORT_FILE = "report.html"
 ASSETS_DIR = "report_assets"
 EVAL_METRICS_FILE = "metrics.json"
+CONVERSION_DIR = "conversion"  # dsae convert RUN --pairs N --out RUN/conversion
 _CURVE_KEYS = ("loss", "recon", "kl_f", "kl_z", "lr", "seq_per_s")
 
 PUBLISHED: dict[str, PublishedTables] = {
@@ -251,6 +253,7 @@ def build_report(
     assets: str | os.PathLike | None = None,
     data: str | None = None,
     log: Callable[[str], None] | None = None,
+    conversion_dir: str | os.PathLike | None = None,
 ) -> Path:
     """Write a self-contained HTML report of ``run_dir`` (and ``eval_dir``); returns its path.
 
@@ -258,7 +261,9 @@ def build_report(
     ``RUN_DIR/report_assets``; its ``reconstructions/``, ``swaps/`` and ``generate/``
     folders are laid out as the quickstart's), drawn there first when missing or older than
     the checkpoint; ``data`` overrides the run's dataset folder for them. ``log`` receives
-    one line per picture set drawn.
+    one line per picture set drawn. A speech run's voice conversions are shown from
+    ``conversion_dir`` (default ``RUN_DIR/conversion``, when it holds a conversion.json);
+    their sound players point at its wav files relative to the page.
     """
     run_path = Path(run_dir)
     summary, records = read_run(run_path)
@@ -280,6 +285,13 @@ def build_report(
             (metrics[k] for k in ("data", "dataset") if isinstance(metrics.get(k), dict)), {}
         )
         dataset = str(evaluated.get("name") or dataset)
+    conversion_path = (
+        Path(conversion_dir) if conversion_dir is not None else run_path / CONVERSION_DIR
+    )
+    conversion = read_conversion(conversion_path)
+    if conversion is None and conversion_dir is not None:
+        raise DsaeError(f"no conversion.json in {conversion_path} (run 'dsae convert --pairs')")
+    audio_base = os.path.relpath(conversion_path.resolve(), out_path.parent.resolve())
     inputs = ReportInputs(
         run=summary,
         records=records,
@@ -289,5 +301,8 @@ def build_report(
         eval_dir=Path(eval_dir) if eval_dir is not None else None,
         published=published_for(dataset),
         assets_dir=assets_path.resolve(),
+        conversion=conversion,
+        conversion_dir=conversion_path,
+        audio_base=Path(audio_base).as_posix(),
     )
     return atomic_write_text(out_path, build_page(inputs))

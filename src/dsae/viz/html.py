@@ -89,8 +89,12 @@ window.addEventListener("load", function () {
 });
 """
 
-# The page may load nothing from anywhere: pictures are data URIs, style and script inline.
-_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
+# The page loads nothing from elsewhere: pictures are data URIs, style and script inline;
+# only sound players (a speech run's conversions) read files from the page's own origin.
+_CSP = (
+    "default-src 'none'; img-src data:; media-src 'self'; style-src 'unsafe-inline'; "
+    "script-src 'unsafe-inline'"
+)
 
 DASH = "\u2014"
 

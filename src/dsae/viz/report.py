@@ -37,6 +37,7 @@ from dsae.viz.html import (
 )
 from dsae.viz.report_eval import eval_section
 from dsae.viz.report_samplers import PublishedTables
+from dsae.viz.report_speech import speech_section
 
 __all__ = ["PictureSet", "PublishedTables", "ReportInputs", "build_page"]
 
@@ -65,6 +66,8 @@ class ReportInputs:
     :class:`PictureSet`; ``curves`` is the training-curves plot. ``metrics`` is an
     evaluation's ``metrics.json`` and ``eval_dir`` the folder its plots are in.
     ``published`` holds the published numbers to set beside ours (None: no comparison).
+    ``conversion`` is a speech run's ``conversion.json``, ``conversion_dir`` its folder and
+    ``audio_base`` the path from the page to that folder (for the sound players).
     """
 
     run: Mapping[str, Any]
@@ -76,6 +79,9 @@ class ReportInputs:
     published: PublishedTables | None = None
     assets_dir: Path | None = None
     written: str | None = None  # when the page was written (default: now)
+    conversion: Mapping[str, Any] | None = None
+    conversion_dir: Path | None = None
+    audio_base: str = ""
 
 
 def build_page(inputs: ReportInputs) -> str:
@@ -97,6 +103,10 @@ def build_page(inputs: ReportInputs) -> str:
         eval_dir = inputs.eval_dir if inputs.eval_dir is not None else Path(".")
         sections.append(eval_section(inputs.metrics, eval_dir, run, inputs.published))
         nav.append(("evaluation", "Evaluation"))
+    if inputs.conversion is not None:
+        folder = inputs.conversion_dir if inputs.conversion_dir is not None else Path(".")
+        sections.append(speech_section(inputs.conversion, folder, inputs.audio_base))
+        nav.append(("conversion", "Voice conversion"))
 
     name = str(run.get("name") or "run")
     now = inputs.written or _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
@@ -109,6 +119,8 @@ def build_page(inputs: ReportInputs) -> str:
         "(2018).</p>"
     )
     footer = "Self-contained page: every picture is embedded."
+    if inputs.conversion is not None:
+        footer += " Sound is not: the players read the conversion folder's wav files."
     if inputs.assets_dir is not None:
         footer += f" Pictures drawn from <code>{esc(inputs.assets_dir)}</code>."
     return page(f"dsae report: {name}", header, nav, sections, footer)

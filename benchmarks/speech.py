@@ -42,7 +42,7 @@ from dsae.config import Config, load_config
 from dsae.data import load_meta, load_split
 from dsae.errors import DsaeError
 from dsae.eval import load_judge, to_json_safe, versions
-from dsae.pipeline.convert import convert_pairs
+from dsae.pipeline.convert_pairs import convert_pairs
 from dsae.pipeline.evaluate import evaluate_run
 from dsae.train import CHECKPOINT_FILE, load_run, resolve_autocast
 from dsae.utils import atomic_write_text, set_threads

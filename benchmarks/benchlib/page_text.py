@@ -60,5 +60,3 @@ def fmt(s: dict[str, float] | None, spec: str, runs: int) -> str:
 def table(header: list[str], rows: list[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     return lines + ["| " + " | ".join(r) + " |" for r in rows]
-
-

@@ -42,13 +42,17 @@ def speech_targets(
         "eer.mu_z": target(_get(ver, "eer", "speaker", "mu_z"), EER_Z_MIN, ">="),
         f"probe.{content}.mu_z": target(_get(ver, "probe", content, "mu_z"), PROBE_Z_MIN, ">="),
         f"probe.{content}.mu_f": target(_get(ver, "probe", content, "mu_f"), PROBE_F_MAX, "<="),
-        "conversion.speaker": target(_get(conversion, "speaker_accuracy"), CONVERSION_MIN, ">="),
-        "conversion.content": target(_get(conversion, "content_accuracy"), CONVERSION_MIN, ">="),
+        "conversion.speaker": target(
+            _get(conversion, "converted", "speaker"), CONVERSION_MIN, ">="
+        ),
+        "conversion.content": target(
+            _get(conversion, "converted", "content"), CONVERSION_MIN, ">="
+        ),
         "train_wall_time_s": target(train_s, TRAIN_BUDGET_S, "<="),
     }
-    f0 = _get(conversion, "f0") or {}
-    for pair in ("male_to_female", "female_to_male"):
-        if pair in f0:
-            value = _get(f0, pair, "within_15pct")
+    by_sex = _get(conversion, "by_sex_pair") or {}
+    for pair in ("male->female", "female->male"):  # F0 is scored where voices of both sexes are
+        if pair in by_sex:
+            value = _get(by_sex, pair, "converted", "f0_within_15pct")
             out[f"conversion.f0.{pair}"] = target(value, CONVERSION_MIN, ">=")
     return out

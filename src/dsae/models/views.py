@@ -91,10 +91,45 @@ class PaletteStaticEncoder(nn.Module):
         return self.head(self.net(self.palette(x)))
 
 
+def envelope(x: torch.Tensor, k: int) -> torch.Tensor:
+    """(B, T, D) vector frames smoothed by a moving average of k neighbouring features
+    (edges replicated): for log spectra, the envelope without the pitch harmonics."""
+    b, t, d = x.shape
+    padded = nn.functional.pad(x.reshape(b * t, 1, d), (k // 2, k // 2), mode="replicate")
+    return nn.functional.avg_pool1d(padded, k, stride=1).view(b, t, d)
+
+
+class HarmonicsStaticEncoder(nn.Module):
+    """q(f | x_1:T) from each vector frame minus its envelope (``envelope``): for log
+    spectra the harmonic fine structure (the pitch: who speaks) without the formants (what
+    is said), through its own MLP and a bi-LSTM read at both ends."""
+
+    reads = "pixels"
+
+    def __init__(self, cfg: ModelConfig, frame_shape: tuple[int, ...]):
+        super().__init__()
+        self.k = _odd_bins(cfg.envelope_bins)
+        self.frames = FRAME_NETS["mlp"].encoder(cfg, frame_shape)
+        self.reader = StaticEncoder(cfg.frame_dim, cfg.hidden_dim, cfg.f_dim)
+        self.head = self.reader.head
+
+    def forward(self, x: torch.Tensor) -> Gaussian:  # x: (B, T, D)
+        b, t = x.shape[:2]
+        residual = x - envelope(x, self.k)
+        return self.reader(self.frames(residual.reshape(b * t, -1)).view(b, t, -1))
+
+
+def _odd_bins(k: int) -> int:
+    if k < 1 or k % 2 == 0:
+        raise ValueError(f"envelope_bins must be odd and positive, got {k}")
+    return k
+
+
 STATIC_READERS: dict[str, type[nn.Module]] = {
     "lstm": StaticEncoder,
     "mean": MeanStaticEncoder,
     "palette": PaletteStaticEncoder,
+    "harmonics": HarmonicsStaticEncoder,
 }
 
 
@@ -109,6 +144,10 @@ def build_static_reader(cfg: ModelConfig, frame_shape: tuple[int, ...]) -> nn.Mo
         if cfg.palette_levels < 2:
             raise ValueError(f"palette_levels must be >= 2, got {cfg.palette_levels}")
         return PaletteStaticEncoder(frame_shape[0], cfg.hidden_dim, cfg.f_dim, cfg.palette_levels)
+    if cfg.static_encoder == "harmonics":
+        if len(frame_shape) != 1:
+            raise ValueError("static_encoder harmonics needs vector frames (frame_net mlp)")
+        return HarmonicsStaticEncoder(cfg, frame_shape)
     return STATIC_READERS[cfg.static_encoder](cfg.frame_dim, cfg.hidden_dim, cfg.f_dim)
 
 
@@ -181,17 +220,11 @@ class EnvelopeInput(nn.Module):
 
     def __init__(self, cfg: ModelConfig, frame_shape: tuple[int, ...]):
         super().__init__()
-        if cfg.envelope_bins < 1 or cfg.envelope_bins % 2 == 0:
-            raise ValueError(f"envelope_bins must be odd and positive, got {cfg.envelope_bins}")
-        self.k = cfg.envelope_bins
+        self.k = _odd_bins(cfg.envelope_bins)
         self.encoder = FRAME_NETS["mlp"].encoder(cfg, frame_shape)
 
     def view(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, D) -> (B, T, D)
-        b, t, d = x.shape
-        flat = x.reshape(b * t, 1, d)
-        pad = self.k // 2
-        padded = torch.nn.functional.pad(flat, (pad, pad), mode="replicate")
-        return torch.nn.functional.avg_pool1d(padded, self.k, stride=1).view(b, t, d)
+        return envelope(x, self.k)
 
     def forward(self, x: torch.Tensor, h: torch.Tensor | None, fold: Fold) -> torch.Tensor:
         b, t = x.shape[:2]

@@ -82,6 +82,17 @@ def _conversion_rows(groups: dict[tuple, list[dict]]) -> list[list[str]]:
     return rows
 
 
+def _skipped_conversions(runs: list[dict]) -> list[str]:
+    """A line per data set whose runs were not converted, with the reason."""
+    skipped = {
+        DATA_LABELS.get(str(get(r, "data.name")), str(get(r, "data.name"))): r["conversion_skipped"]
+        for r in runs
+        if r.get("conversion_skipped")
+    }
+    return [f"Not converted: {data} ({why}: the judge cannot name them)." for data, why in
+            sorted(skipped.items())] + ([""] if skipped else [])  # fmt: skip
+
+
 def _target_rows(groups: dict[tuple, list[dict]]) -> list[list[str]]:
     rows = []
     for (data, encoder, _, _), runs in sorted(groups.items()):
@@ -171,6 +182,7 @@ def speech_section(runs: list[dict]) -> list[str]:
             _conversion_rows(groups),
         ),  # fmt: skip
         "",
+        *_skipped_conversions(runs),
         "Targets:",
         "",
         *table(["data", "model", "target", "value", "goal", "runs met"], _target_rows(groups)),

@@ -30,11 +30,16 @@ def _get(d: Any, *keys: str) -> Any:
 
 
 def speech_targets(
-    metrics: dict | None, conversion: dict | None, content: str, train_s: float | None
+    metrics: dict | None,
+    conversion: dict | None,
+    content: str,
+    train_s: float | None,
+    convert: bool = True,
 ) -> dict[str, dict]:
     """Every target of one run: verification, content probes, conversion, training time.
 
-    ``content`` names the dynamic factor that is said (``digit``, ``word``).
+    ``content`` names the dynamic factor that is said (``digit``, ``word``); ``convert``
+    False leaves the conversion targets out (data whose test speakers a judge never heard).
     """
     ver = _get(metrics, "verification") or {}
     out = {
@@ -42,14 +47,13 @@ def speech_targets(
         "eer.mu_z": target(_get(ver, "eer", "speaker", "mu_z"), EER_Z_MIN, ">="),
         f"probe.{content}.mu_z": target(_get(ver, "probe", content, "mu_z"), PROBE_Z_MIN, ">="),
         f"probe.{content}.mu_f": target(_get(ver, "probe", content, "mu_f"), PROBE_F_MAX, "<="),
-        "conversion.speaker": target(
-            _get(conversion, "converted", "speaker"), CONVERSION_MIN, ">="
-        ),
-        "conversion.content": target(
-            _get(conversion, "converted", "content"), CONVERSION_MIN, ">="
-        ),
         "train_wall_time_s": target(train_s, TRAIN_BUDGET_S, "<="),
     }
+    if not convert:
+        return out
+    converted = _get(conversion, "converted") or {}
+    out["conversion.speaker"] = target(converted.get("speaker"), CONVERSION_MIN, ">=")
+    out["conversion.content"] = target(converted.get("content"), CONVERSION_MIN, ">=")
     by_sex = _get(conversion, "by_sex_pair") or {}
     for pair in ("male->female", "female->male"):  # F0 is scored where voices of both sexes are
         if pair in by_sex:

@@ -57,6 +57,8 @@ BUILDERS: dict[str, Callable[..., Path]] = {
     "sprites": _build_sprites,
     "fsdd": _build_fsdd,
     "voices": _build_voices,
+    # the synthetic voices split so that the test speakers are unseen in training
+    "voices_unseen": lambda out, **kw: _build_voices(out, **{**kw, "split": "unseen"}),
 }
 
 

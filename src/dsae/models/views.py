@@ -6,7 +6,8 @@ frame order) and ``palette`` (which quantised colours occur: blind to the pose).
 Dynamic inputs (``model.dynamic_input``) are the frame features q(z_t | .) reads: ``frames``
 (the shared features h_t), ``luminance`` (a colour-free frame), ``silhouette`` (the
 figure's mask) and, for vector frames such as spectra, ``envelope`` (each frame smoothed
-along its feature axis: a spectrum's envelope without the pitch harmonics). The frame subset (``model.static_frames``) shows q(f | x) k random frames in
+along its feature axis: a spectrum's envelope without the pitch harmonics) and ``contour``
+(the envelope minus its mean over the sequence). The frame subset (``model.static_frames``) shows q(f | x) k random frames in
 training. The last ones are augmentations in the spirit of C-DSVAE's content- and
 motion-preserving views, applied to the encoders' inputs instead of extra passes.
 """
@@ -231,13 +232,24 @@ class EnvelopeInput(nn.Module):
         return self.encoder(fold(self.view(x))).view(b, t, -1)
 
 
+class ContourInput(EnvelopeInput):
+    """q(z_t | .) reads each frame's envelope minus the envelope's mean over the sequence
+    (as cepstral mean normalisation does for speech): how the envelope moves, not where
+    it sits, so a voice's constant colouring is left to f."""
+
+    def view(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, D) -> (B, T, D)
+        env = envelope(x, self.k)
+        return env - env.mean(dim=1, keepdim=True)
+
+
 DYNAMIC_INPUTS: dict[str, type[nn.Module]] = {
     "frames": FramesInput,
     "luminance": LuminanceInput,
     "silhouette": SilhouetteInput,
     "envelope": EnvelopeInput,
+    "contour": ContourInput,
 }
-VECTOR_INPUTS = ("envelope",)  # dynamic inputs that read vector frames
+VECTOR_INPUTS = ("envelope", "contour")  # dynamic inputs that read vector frames
 
 
 def build_dynamic_input(cfg: ModelConfig, frame_shape: tuple[int, ...]) -> nn.Module:

@@ -17,12 +17,15 @@ from dsae.models.likelihoods import LIKELIHOODS
 from dsae.models.views import (
     DYNAMIC_INPUTS,
     STATIC_READERS,
+    ContourInput,
+    EnvelopeInput,
     FramesInput,
     FrameSubset,
     LuminanceInput,
     SilhouetteInput,
     build_dynamic_input,
     build_static_reader,
+    envelope,
 )
 
 CFG = ModelConfig(channels=[8, 16], frame_dim=16, hidden_dim=16, f_dim=6, z_dim=3)
@@ -115,7 +118,7 @@ def test_silhouette_view_is_the_figure_mask():
 
 
 def test_dynamic_inputs_by_name():
-    assert set(DYNAMIC_INPUTS) == {"frames", "luminance", "silhouette"}
+    assert set(DYNAMIC_INPUTS) == {"frames", "luminance", "silhouette", "envelope", "contour"}
     h = torch.randn(2, 3, 16)
     frames = build_dynamic_input(CFG, (3, 16, 16))
     assert isinstance(frames, FramesInput) and frames(torch.rand(2, 3, 3, 16, 16), h, _fold) is h
@@ -131,7 +134,7 @@ def test_dynamic_inputs_by_name():
 
 
 def test_static_readers_by_name():
-    assert set(STATIC_READERS) == {"lstm", "mean", "palette"}
+    assert set(STATIC_READERS) == {"lstm", "mean", "palette", "harmonics"}
     h = torch.randn(2, 5, CFG.frame_dim)
     for kind in ("lstm", "mean"):
         reader = build_static_reader(dataclasses.replace(CFG, static_encoder=kind), (3, 16, 16))
@@ -172,3 +175,41 @@ def test_build_decoder_maps_the_config_to_the_add_ons():
             build_decoder(dataclasses.replace(CFG, **over), (3, 16, 16), 9)
     with pytest.raises(ValueError, match="image frames"):
         build_decoder(dataclasses.replace(vectors, decoder_colours=2), (20,), 9)
+
+
+def _harmonic_spectrum(f0_bins: int, formant: float, d: int = 120) -> torch.Tensor:
+    """A log spectrum: a smooth envelope peaking at ``formant`` plus a comb of harmonics."""
+    k = torch.arange(d, dtype=torch.float32)
+    env = -(((k - formant) / 25.0) ** 2)
+    comb = 2.0 * (k % f0_bins == 0).float()
+    return env + comb
+
+
+def test_spectral_views_split_the_pitch_from_the_envelope():
+    cfg = dataclasses.replace(CFG, frame_net="mlp", envelope_bins=9)
+    low, high = _harmonic_spectrum(3, 40.0), _harmonic_spectrum(4, 40.0)  # two pitches
+    x = torch.stack([low, high]).view(2, 1, -1).expand(2, 4, -1)
+    env = envelope(x, 9)
+    # one formant under two pitches: the envelopes differ by little more than a level (the
+    # combs' mean), the spectra by the whole comb
+    diff = env[0] - env[1]
+    assert (diff - diff.mean()).abs().mean() < 0.3 * (x[0] - x[1]).abs().mean()
+    residual = x - env  # what the harmonics reader sees: the comb, not the formant
+    moved = torch.stack([_harmonic_spectrum(3, 80.0)]).view(1, 1, -1).expand(1, 4, -1)
+    assert (residual[0] - (moved - envelope(moved, 9))[0]).abs().mean() < 0.3 * (
+        x[0] - moved[0]
+    ).abs().mean()
+    contour = ContourInput(cfg, (120,))
+    v = contour.view(x)
+    torch.testing.assert_close(v, torch.zeros_like(v))  # constant frames: nothing moves
+    part = EnvelopeInput(cfg, (120,))
+    assert part(x, None, _fold).shape == (2, 4, cfg.frame_dim)
+    reader = build_static_reader(dataclasses.replace(cfg, static_encoder="harmonics"), (120,))
+    assert reader.reads == "pixels" and reader(x).mean.shape == (2, cfg.f_dim)
+    for kind in ("envelope", "contour"):
+        with pytest.raises(ValueError, match=f"dynamic_input {kind} needs vector frames"):
+            build_dynamic_input(dataclasses.replace(CFG, dynamic_input=kind), (3, 16, 16))
+    with pytest.raises(ValueError, match="harmonics needs vector frames"):
+        build_static_reader(dataclasses.replace(CFG, static_encoder="harmonics"), (3, 16, 16))
+    with pytest.raises(ValueError, match="odd and positive"):
+        EnvelopeInput(dataclasses.replace(cfg, envelope_bins=4), (120,))

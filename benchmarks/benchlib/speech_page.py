@@ -22,14 +22,25 @@ DATA_LABELS = {
 }
 
 
-def _key(run: dict) -> tuple[str, str, tuple[str, ...], str]:
-    overrides = tuple(o for o in run.get("overrides") or [] if not o.startswith("train.seed="))
+def _key(run: dict) -> tuple[str, str, str, str]:
+    """Runs of one data set, model and machine form a group (their seeds)."""
+    m = get(run, "resolved_config.model") or {}
     return (
         str(get(run, "data.name", "?")),
-        str(get(run, "resolved_config.model.encoder", "?")),
-        overrides,
+        str(m.get("encoder", "?")),
+        f"{m.get('static_encoder')}/{m.get('dynamic_input')}, f {m.get('f_dim')}, z {m.get('z_dim')}",
         str(get(run, "machine.cpu", "unknown CPU")),
     )
+
+
+def _model(key: tuple) -> str:
+    """``factorised q, q(f|x) reads harmonics, q(z_t|.) contour`` from a group's key."""
+    encoder, views = key[1], key[2]
+    reads, _, dims = views.partition(", ")
+    static, _, dynamic = reads.partition("/")
+    plain = static == "lstm" and dynamic == "frames"
+    how = "the paper's inputs" if plain else f"f reads {static}, z_t reads {dynamic}"
+    return f"{encoder} q, {how}"
 
 
 def _pct(runs: list[dict], path: str) -> str:
@@ -39,13 +50,12 @@ def _pct(runs: list[dict], path: str) -> str:
 
 def _verification_rows(groups: dict[tuple, list[dict]]) -> list[list[str]]:
     rows = []
-    for (data, encoder, overrides, _), runs in sorted(groups.items()):
-        label = DATA_LABELS.get(data, data)
+    for key, runs in sorted(groups.items()):
+        label = DATA_LABELS.get(key[0], key[0])
         dims = get(runs[0], "verification.dims") or {}
         for feature in ("mu_f", "mu_z"):
             rows.append([
-                label, f"{encoder} q" + (f" ({', '.join(overrides)})" if overrides else ""),
-                feature, str(dims.get(feature, "?")),
+                label, _model(key), feature, str(dims.get(feature, "?")),
                 _pct(runs, f"verification.eer.speaker.{feature}"), str(len(runs)),
             ])  # fmt: skip
     return rows
@@ -53,10 +63,11 @@ def _verification_rows(groups: dict[tuple, list[dict]]) -> list[list[str]]:
 
 def _probe_rows(groups: dict[tuple, list[dict]]) -> list[list[str]]:
     rows = []
-    for (data, encoder, _, _), runs in sorted(groups.items()):
+    for key, runs in sorted(groups.items()):
+        data = key[0]
         content = str(runs[0].get("content_factor", "digit"))
         rows.append([
-            DATA_LABELS.get(data, data), f"{encoder} q", content,
+            DATA_LABELS.get(data, data), _model(key), content,
             _pct(runs, f"verification.probe.{content}.mu_z"),
             _pct(runs, f"verification.probe.{content}.mu_f"),
             _pct(runs, "verification.probe.speaker.mu_f"),
@@ -67,11 +78,12 @@ def _probe_rows(groups: dict[tuple, list[dict]]) -> list[list[str]]:
 
 def _conversion_rows(groups: dict[tuple, list[dict]]) -> list[list[str]]:
     rows = []
-    for (data, encoder, _, _), runs in sorted(groups.items()):
+    for key, runs in sorted(groups.items()):
+        data = key[0]
         if not any(r.get("conversion") for r in runs):
             continue
         rows.append([
-            DATA_LABELS.get(data, data), f"{encoder} q",
+            DATA_LABELS.get(data, data), _model(key),
             _pct(runs, "conversion.converted.speaker"),
             _pct(runs, "conversion.converted.content"),
             _pct(runs, "conversion.converted.f0_within_15pct"),
@@ -95,7 +107,8 @@ def _skipped_conversions(runs: list[dict]) -> list[str]:
 
 def _target_rows(groups: dict[tuple, list[dict]]) -> list[list[str]]:
     rows = []
-    for (data, encoder, _, _), runs in sorted(groups.items()):
+    for key, runs in sorted(groups.items()):
+        data = key[0]
         names = list(runs[0].get("targets", {}))
         for name in names:
             ts = [r["targets"][name] for r in runs if name in r.get("targets", {})]
@@ -103,7 +116,7 @@ def _target_rows(groups: dict[tuple, list[dict]]) -> list[list[str]]:
             t0 = ts[0]
             met = sum(bool(t.get("met")) for t in ts)
             rows.append([
-                DATA_LABELS.get(data, data), f"{encoder} q", name,
+                DATA_LABELS.get(data, data), _model(key), name,
                 fmt(values, ".4g", len(runs)), f"{t0['op']} {t0['target']:g}",
                 f"{met} of {len(ts)}" + (" met" if met == len(ts) else " (NOT MET)"),
             ])  # fmt: skip
@@ -183,7 +196,9 @@ def speech_section(runs: list[dict]) -> list[str]:
         ),  # fmt: skip
         "",
         *_skipped_conversions(runs),
-        "Targets:",
+        "Targets: set for FSDD with factorised q and f, z_t of dimension 16 (EERs, probes, "
+        "conversion, training time) and for the synthetic voices' conversion F0 in each "
+        "direction; every other row is held to the same goals for reference.",
         "",
         *table(["data", "model", "target", "value", "goal", "runs met"], _target_rows(groups)),
         "",

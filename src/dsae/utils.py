@@ -8,10 +8,12 @@ import os
 import pickle
 import random
 import secrets
+import shutil
+import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import numpy as np
 import torch
@@ -34,6 +36,32 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
         tmp.unlink(missing_ok=True)
         raise
     return p
+
+
+T = TypeVar("T")
+
+
+def replace_dir(out: str | os.PathLike, fill: Callable[[Path], T]) -> T:
+    """Fill a new temporary sibling of ``out``, then put it in the place of ``out`` (an
+    earlier folder there is removed only once the new one is complete): the folder is
+    written whole or not at all. Returns what ``fill`` returns. The caller checks first that
+    ``out`` may be replaced."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    try:
+        result = fill(tmp)
+        if out.exists():
+            old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
+            os.replace(out, old / "d")
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return result
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:

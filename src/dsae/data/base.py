@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,7 +27,7 @@ import numpy as np
 
 from dsae.data.modality import Modality, modality_for
 from dsae.errors import DsaeError
-from dsae.utils import atomic_write, atomic_write_text
+from dsae.utils import atomic_write, atomic_write_text, replace_dir
 
 META_FILE = "meta.json"
 SPLITS = ("train", "test")
@@ -241,26 +240,11 @@ def write_dataset_dir(out_dir: str | os.PathLike, splits: dict[str, SequenceSpli
     ``out_dir`` must not exist, be empty, or hold an earlier dsae dataset (``meta.json``),
     which is replaced. Anything else is refused so that no user file is ever deleted.
     """
-    import shutil
-
     out = Path(out_dir)
     if out.exists():
         if not out.is_dir():
             raise DsaeError(f"output {out} exists and is not a directory")
         if any(out.iterdir()) and not (out / META_FILE).is_file():
             raise DsaeError(f"output directory {out} is not empty and holds no dsae dataset")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
-    try:
-        save_dataset(tmp, splits)
-        if out.exists():
-            old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
-            os.replace(out, old / "d")
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+    replace_dir(out, lambda tmp: save_dataset(tmp, splits))
     return out

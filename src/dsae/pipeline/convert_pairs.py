@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +36,7 @@ from dsae.pipeline.convert import (
 )
 from dsae.pipeline.convert_scores import TARGETS, summarise
 from dsae.train import LoadedRun
+from dsae.utils import replace_dir
 
 __all__ = [
     "CONVERSION_FILE",
@@ -200,21 +199,7 @@ def _write_folder(out: Path, fill: Callable[[Path], dict[str, Any]]) -> dict[str
         not out.is_dir() or (any(out.iterdir()) and not (out / CONVERSION_FILE).is_file())
     ):
         raise DsaeError(f"--out {out} exists and is not a conversion folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
-    try:
-        result = fill(tmp)
-        if out.exists():
-            old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
-            os.replace(out, old / "d")
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return result
+    return replace_dir(out, fill)
 
 
 def _write_pair(folder: Path, row: dict[str, Any], sounds: dict[str, _Sound], test: _TestSet):

@@ -70,10 +70,17 @@ def _probe_rows(groups: dict[tuple, list[dict]]) -> list[list[str]]:
             DATA_LABELS.get(data, data), _model(key), content,
             _pct(runs, f"verification.probe.{content}.mu_z"),
             _pct(runs, f"verification.probe.{content}.mu_f"),
-            _pct(runs, "verification.probe.speaker.mu_f"),
-            _pct(runs, "verification.probe.speaker.mu_z"),
+            *_speaker_probes(runs),
         ])  # fmt: skip
     return rows
+
+
+def _speaker_probes(runs: list[dict]) -> list[str]:
+    """Speaker from mu_f and from mu_z, or why not: a probe cannot name speakers it was
+    never fitted on (test speakers unseen in training)."""
+    if all(get(r, "verification.probe_chance.speaker") == 0.0 for r in runs):
+        return ["n/a (test speakers unseen in training)"] * 2
+    return [_pct(runs, f"verification.probe.speaker.{k}") for k in ("mu_f", "mu_z")]
 
 
 def _conversion_rows(groups: dict[tuple, list[dict]]) -> list[list[str]]:

@@ -112,22 +112,44 @@ def _skipped_conversions(runs: list[dict]) -> list[str]:
             sorted(skipped.items())] + ([""] if skipped else [])  # fmt: skip
 
 
-def _target_rows(groups: dict[tuple, list[dict]]) -> list[list[str]]:
+TARGET_LABELS = {  # target -> column header
+    "eer.mu_f": "EER mu_f", "eer.mu_z": "EER mu_z", "probe.mu_z": "content from mu_z",
+    "probe.mu_f": "content from mu_f", "conversion.speaker": "conversion: speaker = B",
+    "conversion.content": "conversion: content = A",
+    "conversion.f0.male->female": "F0 male->female", "conversion.f0.female->male": "F0 female->male",
+    "train_wall_time_s": "training s",
+}  # fmt: skip
+
+
+def _generic(name: str) -> str:
+    """``probe.digit.mu_z`` -> ``probe.mu_z``: one column for every data set's content."""
+    parts = name.split(".")
+    return f"probe.{parts[-1]}" if parts[0] == "probe" else name
+
+
+def _target_table(groups: dict[tuple, list[dict]]) -> list[str]:
+    """One row per configuration, one column per target: the value (mean over runs) and how
+    many runs met it."""
+    goals: dict[str, str] = {}
+    for runs in groups.values():
+        for name, t in runs[0].get("targets", {}).items():
+            goals.setdefault(_generic(name), f"{t['op']} {t['target']:g}")
+    columns = [k for k in TARGET_LABELS if k in goals]
     rows = []
     for key, runs in sorted(groups.items()):
-        data = key[0]
-        names = list(runs[0].get("targets", {}))
-        for name in names:
-            ts = [r["targets"][name] for r in runs if name in r.get("targets", {})]
-            values = spread(number(t.get("value")) for t in ts)
-            t0 = ts[0]
+        cells = []
+        for col in columns:
+            ts = [t for r in runs for n, t in r.get("targets", {}).items() if _generic(n) == col]
+            if not ts:
+                cells.append("-")
+                continue
+            s = spread(number(t.get("value")) for t in ts)
             met = sum(bool(t.get("met")) for t in ts)
-            rows.append([
-                DATA_LABELS.get(data, data), _model(key), name,
-                fmt(values, ".4g", len(runs)), f"{t0['op']} {t0['target']:g}",
-                f"{met} of {len(ts)}" + (" met" if met == len(ts) else " (NOT MET)"),
-            ])  # fmt: skip
-    return rows
+            value = "n/a" if s is None else f"{s['mean']:.4g}"
+            cells.append(f"{value} ({met}/{len(ts)} {'met' if met == len(ts) else 'NOT met'})")
+        rows.append([DATA_LABELS.get(key[0], key[0]), _model(key), *cells])
+    header = ["data", "model", *(f"{TARGET_LABELS[c]} {goals[c]}" for c in columns)]
+    return table(header, rows)
 
 
 def _machines(runs: list[dict]) -> list[str]:
@@ -207,7 +229,7 @@ def speech_section(runs: list[dict]) -> list[str]:
         "conversion, training time) and for the synthetic voices' conversion F0 in each "
         "direction; every other row is held to the same goals for reference.",
         "",
-        *table(["data", "model", "target", "value", "goal", "runs met"], _target_rows(groups)),
+        *_target_table(groups),
         "",
         "Runs:",
         "",

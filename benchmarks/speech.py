@@ -32,7 +32,7 @@ from pathlib import Path
 
 from benchlib.calibrate import time_steps
 from benchlib.clock import MONOTONIC, Clock
-from benchlib.inputs import ensure_data, ensure_judge
+from benchlib.inputs import bench_config, ensure_data, ensure_judge
 from benchlib.machine import machine_record
 from benchlib.plan import plan_steps, run_training, warm_imports
 from benchlib.speech_targets import speech_targets
@@ -93,18 +93,13 @@ def _paths(args: argparse.Namespace, cfg: Config) -> tuple[Path, Path, Path, Pat
     return data, judge, run, out
 
 
-def _bench_config(args: argparse.Namespace, data_dir: Path, extra: tuple[str, ...] = ()) -> Config:
-    data = [f"data.root={data_dir}", "data.build_if_missing=false"]
-    return load_config(args.config, [*args.overrides, *data, *extra])
-
-
 def benchmark(
     args: argparse.Namespace, data_dir: Path, judge_path: Path, run_dir: Path, clock: Clock
 ) -> dict:
     """Every step; the record written as JSON."""
     t_start = time.perf_counter()
     progress = not args.no_progress
-    cfg = _bench_config(args, data_dir)
+    cfg = bench_config(args.config, args.overrides, data_dir)
     set_threads(cfg.train.threads)
     warm_imports()
     budget_s = round(60.0 * args.budget_minutes, 6)
@@ -127,7 +122,9 @@ def benchmark(
     plan = plan_steps(
         budget_s, cfg.train.max_steps, calib["step_s"], calib["overhead_s"], calib["finish_s"]
     )
-    train_cfg = _bench_config(args, data_dir, (f"train.progress={str(progress).lower()}",))
+    train_cfg = bench_config(
+        args.config, args.overrides, data_dir, (f"train.progress={str(progress).lower()}",)
+    )
     _say(f"[4/7] training: a schedule fitted to {budget_s:.0f} s -> {run_dir}")
     training = run_training(
         train_cfg,

@@ -54,7 +54,7 @@ from typing import Any
 from benchlib.calibrate import baseline_config, measure_baseline, run_seq_per_s, time_steps
 from benchlib.clock import MONOTONIC, Clock
 from benchlib.flops import combine_peaks, efficiency, matmul_peak, step_flops
-from benchlib.inputs import ensure_data, ensure_judge
+from benchlib.inputs import bench_config, ensure_data, ensure_judge
 from benchlib.machine import machine_record
 from benchlib.plan import plan_steps, run_training, warm_imports
 from benchlib.targets import (
@@ -126,12 +126,6 @@ def _paths(args: argparse.Namespace, cfg: Config) -> tuple[Path, Path, Path, Pat
     if (run / CHECKPOINT_FILE).is_file():
         raise DsaeError(f"{run} already holds a run: pass another --run-dir")
     return data, judge, run, out
-
-
-def _bench_config(args: argparse.Namespace, data_dir: Path, extra: tuple[str, ...] = ()) -> Config:
-    """The config with the user's overrides, on ``data_dir`` (never built by the loop)."""
-    data = [f"data.root={data_dir}", "data.build_if_missing=false"]
-    return load_config(args.config, [*args.overrides, *data, *extra])
 
 
 # -- the phases -----------------------------------------------------------------------------
@@ -226,7 +220,7 @@ def benchmark(
     and the training run (its deadline, wall time and watchdog)."""
     t_start = time.perf_counter()
     progress = not args.no_progress
-    cfg = _bench_config(args, data_dir)
+    cfg = bench_config(args.config, args.overrides, data_dir)
     set_threads(cfg.train.threads)
     warm_imports()
     budget_s = round(60.0 * args.budget_minutes, 6)
@@ -253,7 +247,9 @@ def benchmark(
     planned, fit = plan["planned_steps"], not args.fixed_plan
     plan["schedule"] = "fitted to the budget in the loop" if fit else "calibration's plan"
     steps = () if fit else (f"train.max_steps={planned}",)
-    train_cfg = _bench_config(args, data_dir, (*steps, f"train.progress={str(progress).lower()}"))
+    train_cfg = bench_config(
+        args.config, args.overrides, data_dir, (*steps, f"train.progress={str(progress).lower()}")
+    )
     how = (
         f"a schedule fitted to {budget_s:.0f} s (about {planned} steps by the calibration)"
         if fit

@@ -6,9 +6,17 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from dsae.config import Config
+from dsae.config import Config, load_config
 from dsae.data import build_dataset, fingerprint, load_meta
 from dsae.eval import check_judge_matches, load_judge, save_judge, train_judge
+
+
+def bench_config(
+    config: str, overrides: list[str], data_dir: Path, extra: tuple[str, ...] = ()
+) -> Config:
+    """The config with the user's overrides, on ``data_dir`` (never built by the loop)."""
+    data = [f"data.root={data_dir}", "data.build_if_missing=false"]
+    return load_config(config, [*overrides, *data, *extra])
 
 
 def ensure_data(cfg: Config, data_dir: Path, source: str | None, progress: bool) -> dict:

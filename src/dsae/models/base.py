@@ -1,8 +1,13 @@
 """The sequential-VAE contract every model family implements.
 
 A model is p(f) p(z_1:T) p(x_1:T | z_1:T, f) with inference q(f | x_1:T) q(z_1:T | x_1:T, f).
-A family implements six things (``forward``, ``loss_terms``, ``encode``, ``decode``,
-``sample_f``, ``sample_z``); reconstruction, swaps and generation follow from them here.
+A family implements seven things (``forward``, ``loss_terms``, ``encode``, ``decode``,
+``sample_f``, ``sample_z``, ``continue_z``); reconstruction, swaps, generation and
+imputation follow from them here.
+
+A family whose dynamics are one code z for the whole sequence (a deterministic rollout)
+fits the same contract with z_1:T that code repeated at every step: ``decode`` rolls
+out from z[:, 0] for z.shape[1] steps.
 """
 
 from __future__ import annotations
@@ -104,6 +109,18 @@ class SequentialVAE(nn.Module):
         """z_1:T ~ p(z_1:T), the model's own prior: (n, steps, z_dim)."""
         raise NotImplementedError
 
+    def continue_z(
+        self,
+        z_seen: torch.Tensor,
+        steps: int,
+        generator: torch.Generator | None = None,
+        most_likely: bool = False,
+    ) -> torch.Tensor:
+        """z_1:steps from z_1:t (B, t, z_dim): the given codes, then z_t+1:steps ~
+        p(z_t+1:steps | z_1:t) from the model's own prior dynamics; ``most_likely`` follows
+        the prior's mean at each step instead of sampling. (B, steps, z_dim), steps >= t."""
+        raise NotImplementedError
+
     def use_channels_last(self, on: bool = True) -> SequentialVAE:
         """Keep convolutions in NHWC layout where the family has any (default: nothing)."""
         return self
@@ -119,6 +136,19 @@ class SequentialVAE(nn.Module):
     def swap(self, x_content: torch.Tensor, x_motion: torch.Tensor) -> torch.Tensor:
         """f from ``x_content`` with z_1:T from ``x_motion`` (Li & Mandt 2018, fig. 3)."""
         return self.decode(self.encode(x_content).f_mean, self.encode(x_motion).z_mean)
+
+    @torch.no_grad()
+    def impute(
+        self,
+        x_seen: torch.Tensor,
+        steps: int,
+        generator: torch.Generator | None = None,
+        most_likely: bool = False,
+    ) -> torch.Tensor:
+        """Frames 1..steps given the first t (Li & Mandt 2018, section 4.3): f and z_1:t the
+        posterior means of q(. | x_1:t), z_t+1:steps from the prior dynamics; (B, steps, ...)."""
+        e = self.encode(x_seen)
+        return self.decode(e.f_mean, self.continue_z(e.z_mean, steps, generator, most_likely))
 
     @torch.no_grad()
     def generate(

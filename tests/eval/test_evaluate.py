@@ -24,7 +24,9 @@ from dsae.errors import DsaeError
 from dsae.eval import PROTOCOLS, evaluate, select_protocols
 from dsae.eval.text import format_generation, format_table1
 
-ALL = ["reconstruction", "table1", "generation", "swap", "trajectories", "latent", "verification"]
+ALL = ["reconstruction", "table1", "generation", "swap", "trajectories", "latent", "verification",
+       "imputation"]  # fmt: skip
+LABELLED = ALL[:-1]  # imputation needs binary frames, which the coded data do not have
 SAMPLED = {"table1", "generation", "trajectories"}
 LAYOUT = {"data", "versions", "samplers", "compared_with_published", "judge", "skipped", "seeds",
           "timing"}  # fmt: skip
@@ -87,13 +89,14 @@ def test_static_labels_only():
 
 def test_per_frame_labels_run_everything():
     m = meta(dict(STATIC), {"action": 4})
-    assert select_protocols(m, True, LabelCodec(), frame_labels=True) == (ALL, {})
-    assert select_protocols(m, True, LabelCodec()) == (ALL, {})
+    for frame_labels in (True, False):
+        chosen, skipped = select_protocols(m, True, LabelCodec(), frame_labels=frame_labels)
+        assert chosen == LABELLED and set(skipped) == {"imputation"}
 
 
 def test_a_model_that_cannot_sample_skips_the_sampling_protocols():
     chosen, skipped = select_protocols(meta(dict(STATIC), {"action": 4}), True, EncodeOnly())
-    assert set(skipped) == SAMPLED and "sample" in skipped["generation"]
+    assert set(skipped) == SAMPLED | {"imputation"} and "sample" in skipped["generation"]
     assert chosen == ["reconstruction", "swap", "latent", "verification"]
 
 
@@ -113,12 +116,12 @@ def test_evaluate_static_labels_only():
     assert set(out) == LAYOUT | {"reconstruction", "table1", "swap", "trajectories", "verification"}
     assert set(out["table1"]["learnt_prior"]) == {"static", "dynamic"}
     assert out["table1"]["learnt_prior"]["dynamic"] == {}
-    assert set(out["skipped"]) == {"generation", "latent"}
+    assert set(out["skipped"]) == {"generation", "latent", "imputation"}
 
 
 def test_evaluate_per_frame_labels():
     out = evaluate(LabelCodec(), labelled(per_frame=True), Oracle(), repeats=1)
-    assert out["data"]["frame_labels"] is True and out["skipped"] == {}
+    assert out["data"]["frame_labels"] is True and set(out["skipped"]) == {"imputation"}
     z = out["generation"]["learnt_prior"]["z_kept_f_sampled"]
     assert z["balanced"] is False and z["acc"]["mean"] == 100.0
     assert out["latent"]["meta"]["rows"] == "frames"

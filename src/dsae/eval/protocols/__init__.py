@@ -9,6 +9,8 @@
   accuracy on them when there is a judge).
 - ``verification``: Li & Mandt (2018), Table 2 (speaker verification EER with mu_f and mu_z,
   per static factor) and linear probes of every per-sequence factor from each.
+- ``imputation``: Li & Mandt (2018), section 4.3, Fig. 8 (wrong pixels and ball position of
+  the last k frames predicted from the first T - k, on binary frames).
 
 :func:`select_protocols` picks those the data and the model allow and says why the rest
 are skipped; protocols that sample run once per sampler.
@@ -23,6 +25,7 @@ from typing import Any
 from dsae.data.base import DatasetMeta
 from dsae.eval.protocols import (
     generation,
+    imputation,
     latent,
     reconstruction,
     swap,
@@ -36,11 +39,13 @@ from dsae.eval.protocols.base import (
     JudgeClassifier,
     Sampler,
     as_classifier,
+    can_impute,
     can_sample,
     check_model_matches,
     labels_by_factor,
 )
 from dsae.eval.protocols.generation import generation_protocol
+from dsae.eval.protocols.imputation import imputation_protocol
 from dsae.eval.protocols.latent import latent_protocol
 from dsae.eval.protocols.reconstruction import reconstruction_protocol
 from dsae.eval.protocols.swap import swap_partners, swap_protocol
@@ -65,6 +70,8 @@ class ProtocolSpec:
     frame_labels: bool = False  # some dynamic factor is labelled frame by frame
     judge: bool = False  # a judge of the data's factors
     sampler: bool = False  # a model that can sample (f and z_1:T from a sampler, decoded)
+    binary: bool = False  # the frames are binary images (meta.info['binary'])
+    dynamics: bool = False  # a model that continues its dynamics from seen frames (impute)
 
 
 # In the order they run (and appear in metrics.json).
@@ -93,6 +100,12 @@ PROTOCOLS: dict[str, ProtocolSpec] = {
         "Li & Mandt (2018) Table 2: speaker verification EER with mu_f and mu_z, linear probes",
         static_labels=True,
     ),
+    "imputation": ProtocolSpec(
+        imputation.run,
+        "Li & Mandt (2018) Fig. 8: imputation of the last frames from the prior dynamics",
+        binary=True,
+        dynamics=True,
+    ),
 }
 
 
@@ -107,6 +120,8 @@ def skip_reason(
         needs.append("dynamic labels")
     if spec.frame_labels and not frame_labels:
         needs.append("per-frame labels")
+    if spec.binary and not meta.info.get("binary"):
+        needs.append("binary frames (meta.info binary)")
     if needs:
         return f"needs {' and '.join(needs)}, which {meta.name} does not have"
     if spec.judge and not (meta.static_factors or meta.dynamic_factors):
@@ -115,6 +130,11 @@ def skip_reason(
         return "needs a judge (train one with 'dsae judge train')"
     if spec.sampler and not (can_sample(model) and callable(getattr(model, "decode", None))):
         return f"needs a model that can sample (a {type(model).__name__} cannot)"
+    if spec.dynamics and not can_impute(model):
+        return (
+            "needs a model that continues its dynamics from seen frames "
+            f"(continue_z; a {type(model).__name__} cannot)"
+        )
     return None
 
 
@@ -143,10 +163,12 @@ __all__ = [
     "ProtocolSpec",
     "Sampler",
     "as_classifier",
+    "can_impute",
     "can_sample",
     "check_model_matches",
     "factor_trajectories",
     "generation_protocol",
+    "imputation_protocol",
     "labels_by_factor",
     "latent_protocol",
     "reconstruction_protocol",

@@ -21,7 +21,7 @@ from dsae.data.modality import Modality
 from dsae.errors import DsaeError
 from dsae.eval.encode import encode_split, eval_mode
 from dsae.eval.judge import Judge, LoadedJudge, predict_frame_proba, predict_proba
-from dsae.models import Encoding
+from dsae.models import Encoding, SequentialVAE
 
 
 class FactorClassifier(Protocol):
@@ -91,6 +91,19 @@ def as_classifier(judge: Judge | LoadedJudge | FactorClassifier) -> FactorClassi
 def can_sample(obj: Any) -> bool:
     """Whether ``obj`` has ``sample_f`` and ``sample_z`` (a model's priors or a sampler)."""
     return callable(getattr(obj, "sample_f", None)) and callable(getattr(obj, "sample_z", None))
+
+
+def can_impute(model: Any) -> bool:
+    """Whether ``model`` predicts frames from its dynamics (``impute``): for a SequentialVAE,
+    one whose family implements ``continue_z`` (or its own ``impute``)."""
+    if not callable(getattr(model, "impute", None)):
+        return False
+    if isinstance(model, SequentialVAE):
+        cls = type(model)
+        return (
+            cls.continue_z is not SequentialVAE.continue_z or cls.impute is not SequentialVAE.impute
+        )
+    return True
 
 
 @dataclass
@@ -218,6 +231,7 @@ __all__ = [
     "JudgeClassifier",
     "Sampler",
     "as_classifier",
+    "can_impute",
     "can_sample",
     "check_batch",
     "check_classifier",

@@ -1,0 +1,57 @@
+"""Imputation of the last frames (Li & Mandt 2018, section 4.3, Figs. 7 and 8): the model
+sees the first t = T - k frames of each test sequence and predicts the other k with its
+prior dynamics, for every k = 1..T-1; the error is the fraction of wrong pixels of the
+predicted frames and, where the data record where the ball is, the distance in pixels from
+the predicted ball's centre to the true one. Binary frames only (bouncing balls)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dsae.data.base import SequenceSplit
+from dsae.errors import DsaeError
+from dsae.eval.imputation import imputation_curve
+from dsae.eval.protocols.base import EvalContext, check_batch
+
+MAX_SEQUENCES = 500  # the first test sequences scored: 29 missing counts x 6 predictions each
+SAMPLES = 5  # sampled predictions per sequence and missing count
+
+
+def imputation_protocol(
+    model: Any,
+    split: SequenceSplit,
+    batch_size: int = 128,
+    seed: int = 0,
+    samples: int = SAMPLES,
+    max_sequences: int = MAX_SEQUENCES,
+) -> dict[str, Any]:
+    """:func:`~dsae.eval.imputation.imputation_curve` over k = 1..T-1 missing frames on the
+    first ``max_sequences`` sequences of ``split`` (``sequences`` says how many were scored,
+    ``sequences_in_split`` of how many), with the balls' positions from the split's states
+    (``split.states["position"]``) when it has them."""
+    check_batch(batch_size)
+    seq_len = split.meta.seq_len
+    if seq_len < 2:
+        raise DsaeError(f"imputation needs sequences of at least 2 frames, got {seq_len}")
+    n = min(max_sequences, len(split))
+    positions = (getattr(split, "states", None) or {}).get("position")
+    out = imputation_curve(
+        model,
+        split.x[:n],
+        split.meta.modality,
+        list(range(1, seq_len)),
+        samples=samples,
+        seed=seed,
+        batch_size=batch_size,
+        positions=None if positions is None else positions[:n],
+    )
+    out["sequences_in_split"] = len(split)
+    return out
+
+
+def run(ctx: EvalContext) -> dict[str, Any]:
+    """The protocol on an evaluation context (no judge, no sampler: the model's own dynamics)."""
+    return imputation_protocol(ctx.model, ctx.split, ctx.batch_size, ctx.seed)
+
+
+__all__ = ["MAX_SEQUENCES", "SAMPLES", "imputation_protocol", "run"]

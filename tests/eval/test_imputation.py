@@ -14,8 +14,8 @@ from dsae.data.modality import modality_for
 from dsae.errors import DsaeError
 from dsae.eval.imputation import (
     centroids,
-    impute_sequences,
     imputation_curve,
+    impute_sequences,
     position_error,
     wrong_pixel_fraction,
 )

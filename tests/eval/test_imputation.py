@@ -19,7 +19,7 @@ from dsae.eval.imputation import (
     position_error,
     wrong_pixel_fraction,
 )
-from dsae.eval.protocols import PROTOCOLS, select_protocols
+from dsae.eval.protocols import PROTOCOLS, imputation_protocol, select_protocols
 from dsae.eval.protocols.base import EvalContext, can_impute
 from dsae.models import SequentialVAE
 
@@ -268,3 +268,8 @@ def test_the_protocol_reads_positions_from_the_split_states():
     out = PROTOCOLS["imputation"].run(ctx)
     assert "position_error" not in out["sampled"]
     assert out["sampled"]["wrong_missing"][0] == pytest.approx(wrong_by_hand(1))
+
+
+def test_the_protocol_scores_the_first_sequences_only():
+    out = imputation_protocol(CopyLast(), balls_split(6), max_sequences=2, samples=1, missing=[3])
+    assert out["sequences"] == 2 and out["sequences_in_split"] == 6 and out["missing"] == [3]

@@ -24,11 +24,15 @@ def imputation_protocol(
     seed: int = 0,
     samples: int = SAMPLES,
     max_sequences: int = MAX_SEQUENCES,
+    missing: list[int] | None = None,
 ) -> dict[str, Any]:
-    """:func:`~dsae.eval.imputation.imputation_curve` over k = 1..T-1 missing frames on the
-    first ``max_sequences`` sequences of ``split`` (``sequences`` says how many were scored,
-    ``sequences_in_split`` of how many), with the balls' positions from the split's states
-    (``split.states["position"]``) when it has them."""
+    """:func:`~dsae.eval.imputation.imputation_curve` over ``missing`` (default every k =
+    1..T-1) missing frames on the first ``max_sequences`` sequences of ``split``
+    (``sequences`` says how many were scored, ``sequences_in_split`` of how many), with the
+    balls' positions from the split's states (``split.states["position"]``) when it has them.
+
+    It costs len(missing) x (samples + 1) imputations of every sequence scored: 29 x 6 x 500
+    for T = 30, each encoding the seen frames and decoding all T."""
     check_batch(batch_size)
     seq_len = split.meta.seq_len
     if seq_len < 2:
@@ -39,7 +43,7 @@ def imputation_protocol(
         model,
         split.x[:n],
         split.meta.modality,
-        list(range(1, seq_len)),
+        list(range(1, seq_len)) if missing is None else missing,
         samples=samples,
         seed=seed,
         batch_size=batch_size,

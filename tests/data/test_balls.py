@@ -155,6 +155,11 @@ def test_square_turns_and_stays_inside():
     assert split.meta.states == ["position", "velocity", "angle", "angular_velocity"]
     angle = split.states["angle"][..., 0]
     assert (np.abs(np.diff(angle, axis=1)).max(axis=1) > 0.1).mean() > 0.5  # pymunk turns it
+    # kinetic energy, moving and turning (moment of inertia of a unit-mass square: SIDE^2 / 6)
+    energy = (split.states["velocity"] ** 2).sum(-1) + SIDE**2 / 6 * (
+        split.states["angular_velocity"][..., 0] ** 2
+    )
+    np.testing.assert_allclose(energy, np.broadcast_to(energy[:, :1], energy.shape), rtol=1e-3)
     on = split.x[..., 0] == 255
     assert np.abs(on.sum(axis=(2, 3)) - SIDE**2).max() <= 6
     corners = square_corners(split.states["position"], angle)  # (N, T, 4, 2)

@@ -9,8 +9,14 @@ degrees at a speed uniform in [10, 15]; pymunk (a real physics engine, Chipmunk)
 with fully elastic collisions (elasticity 1) and no gravity, friction or damping. Frames are
 0.2 units of simulated time apart; pymunk takes SUBSTEPS = 20 steps per frame (0.01 each:
 the ball moves at most 0.15 px per step, so it overlaps a wall by at most about that before
-the bounce) with 100 solver iterations each (see SOLVER_ITERATIONS). T = 30 frames of 32 x 32 binary pixels (uint8 0 / 255). The first frame shows the
-start; frame t the state at time 0.2 t.
+the bounce) with 100 solver iterations each (see SOLVER_ITERATIONS). T = 30 frames of
+32 x 32 binary pixels (uint8 0 / 255). The first frame shows the start; frame t the state
+at time 0.2 t.
+
+Fraccaro et al. call the dynamics chaotic. The polygon is convex, so the centre moves as a
+point in a smaller polygon with the same angles (a polygonal billiard): nearby paths stay
+parallel until a corner splits them or a bounce is found one pymunk step earlier in one of
+them, then part by many pixels (tests/data/test_balls.py measures how often).
 
 ``shape="square"``: a square of side 6 instead, starting at a uniform angle; frictionless
 collisions off its centre turn it, and pymunk's rotation is drawn.

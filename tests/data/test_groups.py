@@ -1,4 +1,5 @@
-"""Groupings of sequences (e.g. the recording each segment was cut from) round-trip."""
+"""Groupings of sequences (e.g. the recording each segment was cut from) and continuous
+per-frame states (e.g. a simulated position) round-trip."""
 
 from __future__ import annotations
 
@@ -46,3 +47,48 @@ def test_groups_must_match_the_metadata():
         _split({"utterance": np.zeros(2, np.int64)}, ["utterance"]).validate()
     with pytest.raises(DsaeError, match="not named in the metadata"):
         _split({"utterance": np.zeros(6, np.int64)}, []).validate()
+
+
+def _with_states(states: dict[str, np.ndarray], names: list[str]) -> SequenceSplit:
+    split = _split({}, [])
+    split.meta.states = names
+    split.states = states
+    return split
+
+
+def test_states_round_trip_and_subset(tmp_path):
+    pos = np.random.default_rng(1).normal(size=(6, 5, 2)).astype(np.float32)
+    split = _with_states({"position": pos}, ["position"])
+    out = write_dataset_dir(tmp_path / "d", {"train": split})
+    back = load_split(out, "train")
+    assert back.meta.states == ["position"]
+    assert back.states["position"].dtype == np.float32
+    np.testing.assert_array_equal(back.states["position"], pos)
+    np.testing.assert_array_equal(back.subset(np.array([4, 1])).states["position"], pos[[4, 1]])
+    assert json.loads((out / "meta.json").read_text())["states"] == ["position"]
+    with np.load(out / "train.npz") as z:
+        assert "state_position" in z.files
+
+
+def test_without_states_the_metadata_is_unchanged(tmp_path):
+    out = write_dataset_dir(tmp_path / "d", {"train": _split({}, [])})
+    assert "states" not in json.loads((out / "meta.json").read_text())
+    assert load_split(out, "train").states == {}
+
+
+def test_states_must_match_the_metadata():
+    pos = np.zeros((6, 5, 2), np.float32)
+    with pytest.raises(DsaeError, match="state 'position' is missing"):
+        _with_states({}, ["position"]).validate()
+    with pytest.raises(DsaeError, match="has shape"):
+        _with_states({"position": pos[:, :4]}, ["position"]).validate()
+    with pytest.raises(DsaeError, match="has shape"):
+        _with_states({"position": pos[..., 0]}, ["position"]).validate()
+    with pytest.raises(DsaeError, match="expected float"):
+        _with_states({"position": pos.astype(np.int64)}, ["position"]).validate()
+    bad = pos.copy()
+    bad[0, 0, 0] = np.nan
+    with pytest.raises(DsaeError, match="NaN"):
+        _with_states({"position": bad}, ["position"]).validate()
+    with pytest.raises(DsaeError, match="not named in the metadata"):
+        _with_states({"position": pos}, []).validate()

@@ -30,7 +30,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     dsub.required = True
     b = dsub.add_parser("build", help="build a dataset cache (meta.json, train.npz, test.npz)")
     b.add_argument(
-        "name", choices=["sprites", "fsdd", "voices", "toy_sprites", "toy"], help="which dataset"
+        "name",
+        choices=["sprites", "fsdd", "voices", "toy_sprites", "toy", "balls"],
+        help="which dataset",
     )
     b.add_argument("--out", required=True, help="output directory")
     b.add_argument(
@@ -40,10 +42,26 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "the public repository at its pinned commit); every file is checked against its "
         "recorded SHA-256",
     )
-    b.add_argument("--n-train", type=int, default=3000, help="toy: training sequences")
-    b.add_argument("--n-test", type=int, default=600, help="toy: test sequences")
+    b.add_argument(
+        "--n-train",
+        type=int,
+        default=None,
+        help="toy, balls: training sequences (default: toy 3000, balls 4000)",
+    )
+    b.add_argument(
+        "--n-test",
+        type=int,
+        default=None,
+        help="toy, balls: test sequences (default: toy 600, balls 1000)",
+    )
     b.add_argument("--image-size", type=int, default=64, help="toy: frame size")
-    b.add_argument("--seed", type=int, default=0, help="toy: generator seed")
+    b.add_argument("--seed", type=int, default=0, help="toy, balls: generator seed")
+    b.add_argument(
+        "--shape",
+        choices=["ball", "square"],
+        default="ball",
+        help="balls: a ball of radius 3, or a square of side 6 that pymunk also turns",
+    )
     b.add_argument(
         "--split",
         choices=["seen", "unseen"],
@@ -130,6 +148,7 @@ def _build(args: argparse.Namespace) -> int:
         speakers=args.speakers.split(",") if args.speakers else None,
         words=args.words.split(",") if args.words else None,
         repeats=args.repeats,
+        shape=args.shape,
         progress=not args.no_progress,
     )
     print(f"built {name} in {time.perf_counter() - t0:.1f} s: {out}")

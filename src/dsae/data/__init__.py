@@ -1,11 +1,13 @@
-"""Datasets: the common interface (``base``), one module per dataset, the importer of
-one's own sequences (``importer``), and speech features (``audio``, ``speech``)."""
+"""Datasets: the common interface (``base``), one module per dataset (``balls``: a ball
+bouncing in a polygon, simulated with pymunk), the importer of one's own sequences
+(``importer``), and speech features (``audio``, ``speech``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 
+from dsae.data.balls import build_balls
 from dsae.data.base import (
     DatasetMeta,
     SequenceSplit,
@@ -23,13 +25,30 @@ from dsae.data.voices import DEFAULT_REPEATS, build_voices
 from dsae.errors import DsaeError
 
 
+def _arg(kw: dict, key: str, default):
+    """A builder's keyword argument, its default when missing or None (a flag not given)."""
+    value = kw.get(key)
+    return default if value is None else value
+
+
 def _build_toy(out: Path, **kw) -> Path:
     return build_toy(
         out,
-        n_train=kw.get("n_train", 3000),
-        n_test=kw.get("n_test", 600),
-        image_size=kw.get("image_size", 64),
-        seed=kw.get("seed", 0),
+        n_train=_arg(kw, "n_train", 3000),
+        n_test=_arg(kw, "n_test", 600),
+        image_size=_arg(kw, "image_size", 64),
+        seed=_arg(kw, "seed", 0),
+    )
+
+
+def _build_balls(out: Path, **kw) -> Path:
+    return build_balls(
+        out,
+        n_train=_arg(kw, "n_train", 4000),
+        n_test=_arg(kw, "n_test", 1000),
+        seed=_arg(kw, "seed", 0),
+        shape=_arg(kw, "shape", "ball"),
+        progress=_arg(kw, "progress", True),
     )
 
 
@@ -54,6 +73,7 @@ def _build_voices(out: Path, **kw) -> Path:
 
 BUILDERS: dict[str, Callable[..., Path]] = {
     "toy_sprites": _build_toy,
+    "balls": _build_balls,
     "sprites": _build_sprites,
     "fsdd": _build_fsdd,
     "voices": _build_voices,

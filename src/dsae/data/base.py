@@ -8,7 +8,9 @@ A dataset directory holds ``meta.json`` and one ``<split>.npz`` per split (``tra
 - one array per dynamic factor, named as in the metadata: (N,) or (N, T) int64;
 - optionally ``group_<name>`` (N,) int64 per grouping named in the metadata, e.g.
   ``group_utterance``: which recording each segment was cut from, so that results can be
-  pooled per recording.
+  pooled per recording;
+- optionally ``state_<name>`` (N, T, k) float32 per continuous state named in the metadata,
+  e.g. ``state_position``: a simulated object's true position in every frame.
 
 ``meta.json`` names the factors and their class counts, so every consumer (training,
 judges, metrics, pictures) reads them from one place.
@@ -44,6 +46,7 @@ class DatasetMeta:
     dynamic_factors: dict[str, int]  # factor name -> number of classes
     info: dict = field(default_factory=dict)  # free-form provenance (source, seed, ...)
     groups: list[str] = field(default_factory=list)  # groupings of sequences, e.g. utterance
+    states: list[str] = field(default_factory=list)  # continuous per-frame states, e.g. position
 
     @property
     def modality(self) -> Modality:
@@ -59,6 +62,8 @@ class DatasetMeta:
         d["frame_shape"] = list(self.frame_shape)
         if not self.groups:  # datasets without groupings keep their metadata unchanged
             del d["groups"]
+        if not self.states:  # likewise datasets without states
+            del d["states"]
         return json.dumps(d, indent=2, sort_keys=False)
 
     @classmethod
@@ -72,6 +77,7 @@ class DatasetMeta:
                 dynamic_factors={str(k): int(v) for k, v in d["dynamic_factors"].items()},
                 info=dict(d.get("info", {})),
                 groups=[str(g) for g in d.get("groups", [])],
+                states=[str(g) for g in d.get("states", [])],
             )
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise DsaeError(f"invalid dataset metadata: {e!r}") from None
@@ -86,6 +92,7 @@ class SequenceSplit:
     dynamic: dict[str, np.ndarray]  # name -> (N,) or (N, T) int64
     meta: DatasetMeta
     groups: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (N,) int64 ids
+    states: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (N, T, k) float32
 
     def group_ids(self, name: str) -> np.ndarray:
         """(N,) ids of the grouping ``name``; without it each sequence is its own group."""
@@ -138,6 +145,21 @@ class SequenceSplit:
         extra = set(self.groups) - set(m.groups)
         if extra:
             raise DsaeError(f"groupings {sorted(extra)} are not named in the metadata")
+        for name in m.states:
+            if name not in self.states:
+                raise DsaeError(f"state {name!r} is missing")
+            st = self.states[name]
+            if st.ndim != 3 or st.shape[:2] != (n, m.seq_len):
+                raise DsaeError(
+                    f"state {name!r} has shape {st.shape}, expected ({n}, {m.seq_len}, k)"
+                )
+            if not np.issubdtype(st.dtype, np.floating):
+                raise DsaeError(f"state {name!r} has dtype {st.dtype}, expected float")
+            if not np.isfinite(st).all():
+                raise DsaeError(f"state {name!r} contains NaN or infinite values")
+        extra = set(self.states) - set(m.states)
+        if extra:
+            raise DsaeError(f"states {sorted(extra)} are not named in the metadata")
 
     def subset(self, idx: np.ndarray) -> SequenceSplit:
         return SequenceSplit(
@@ -146,6 +168,7 @@ class SequenceSplit:
             dynamic={k: v[idx] for k, v in self.dynamic.items()},
             meta=self.meta,
             groups={k: v[idx] for k, v in self.groups.items()},
+            states={k: v[idx] for k, v in self.states.items()},
         )
 
 
@@ -170,6 +193,8 @@ def save_dataset(out_dir: str | os.PathLike, splits: dict[str, SequenceSplit]) -
             arrays[k] = v.astype(np.int64)
         for k, v in split.groups.items():
             arrays[f"group_{k}"] = v.astype(np.int64)
+        for k, v in split.states.items():
+            arrays[f"state_{k}"] = v.astype(np.float32)
         _atomic_save_npz(out / f"{name}.npz", arrays)
         digests[f"{name}.npz"] = _sha256_file(out / f"{name}.npz")
     meta.info = {**meta.info, "sha256": digests}
@@ -202,9 +227,10 @@ def load_split(data_dir: str | os.PathLike, split: str) -> SequenceSplit:
             static = z["static"].astype(np.int64)
             dynamic = {k: z[k].astype(np.int64) for k in meta.dynamic_factors}
             groups = {k: z[f"group_{k}"].astype(np.int64) for k in meta.groups}
+            states = {k: z[f"state_{k}"] for k in meta.states}
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as e:
         raise DsaeError(f"cannot read {p}: {e}") from None
-    s = SequenceSplit(x=x, static=static, dynamic=dynamic, meta=meta, groups=groups)
+    s = SequenceSplit(x=x, static=static, dynamic=dynamic, meta=meta, groups=groups, states=states)
     s.validate()
     return s
 

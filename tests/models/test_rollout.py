@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 
@@ -15,7 +16,7 @@ from dsae.config import ModelConfig, load_config
 from dsae.data.base import DatasetMeta, SequenceSplit, write_dataset_dir
 from dsae.models import build_model
 from dsae.models.rollout import LSTMc, LSTMf
-from dsae.train import load_run
+from dsae.train import load_run, train
 
 FAMILIES = ["lstm_f", "lstm_c"]
 SMALL = dict(channels=[8, 16, 32], frame_dim=32, hidden_dim=32, f_dim=4, z_dim=6, rollout_dim=24)
@@ -218,3 +219,24 @@ def test_balls_configs_train_from_the_cli_and_impute(tmp_path, config):
     pred = loaded.model.impute(x[:, :4], 12, g)
     assert pred.shape == (2, 12, *SHAPE) and torch.isfinite(pred).all()
     assert 0 <= float(pred.min()) and float(pred.max()) <= 1
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_the_loop_extras_and_fitted_samplers_take_a_rollout_family(tmp_path, tiny_config, name):
+    """The I(f; z) critic reads the training pass's f and z (z repeated over time); the
+    weight average and the post-hoc samplers need only the contract."""
+    cfg = dataclasses.replace(
+        tiny_config,
+        model=dataclasses.replace(
+            tiny_config.model, name=name, rollout_dim=16, f_prior="mixture", z_prior="aggregate"
+        ),
+        objective=dataclasses.replace(tiny_config.objective, mi_weight=1.0),
+        train=dataclasses.replace(tiny_config.train, max_steps=3, log_every=1, ema_decay=0.9),
+    )
+    res = train(cfg, tmp_path / "run")
+    assert res.step == 3 and np.isfinite(res.last["loss"]) and "mi" in res.last
+    run = load_run(tmp_path / "run")
+    assert list(run.samplers) == ["learnt_prior", "mixture_f+aggregate_z"]
+    g = torch.Generator().manual_seed(0)
+    for sampler in run.samplers.values():
+        assert run.model.generate(2, 6, generator=g, sampler=sampler).shape == (2, 6, 3, 32, 32)

@@ -3,6 +3,7 @@ from conftest import REPO
 
 from dsae.config import Config, load_config
 from dsae.errors import DsaeError
+from dsae.models import MODELS
 
 
 def test_yaml_round_trip(tmp_path):
@@ -34,4 +35,4 @@ def test_unknown_keys_are_named(tmp_path):
 @pytest.mark.parametrize("path", sorted((REPO / "configs").glob("*.yaml")), ids=lambda p: p.name)
 def test_shipped_configs_load(path):
     cfg = load_config(path)
-    assert cfg.model.name == "dsae"
+    assert cfg.model.name in MODELS

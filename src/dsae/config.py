@@ -52,6 +52,7 @@ class ModelConfig:
     hidden_dim: int = 256  # LSTM width of q(f | x), full q and the prior
     mlp_hidden: int = 256  # hidden width of the mlp frame networks
     norm: str = "none"  # none, batch, group: normalisation inside the conv stacks
+    rollout_dim: int = 512  # lstm_f, lstm_c: the state h_t of the deterministic rollout
     # optional inductive biases; the defaults give the plain model of Li & Mandt (2018)
     # q(f | x): lstm (bi-LSTM read at both ends), mean (frame average), palette (colours seen)
     static_encoder: str = "lstm"

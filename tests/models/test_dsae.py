@@ -364,3 +364,71 @@ def test_posterior_init_logvar_starts_both_posteriors_at_that_variance_and_train
     # the log-variances still learn
     out.q_f.logvar.sum().add(out.q_z.logvar.sum()).backward()
     assert narrow.static_encoder.head.proj.weight.grad[6:].abs().sum() > 0
+
+
+def _sample_as_before(prior: PriorLSTM, batch: int, steps: int, generator) -> torch.Tensor:
+    """PriorLSTM.sample as first written (one LSTM step per draw), the reference that
+    benchmarks' generations were made with."""
+    p = next(prior.parameters())
+    z_prev = torch.zeros(batch, 1, prior.z_dim, device=p.device, dtype=p.dtype)
+    state, zs = None, []
+    for _ in range(steps):
+        out, state = prior.lstm(z_prev, state)
+        g = prior.head(out)
+        eps = torch.randn(g.mean.shape, generator=generator, dtype=p.dtype)
+        z_prev = g.mean + eps * torch.exp(0.5 * g.logvar)
+        zs.append(z_prev)
+    return torch.cat(zs, dim=1)
+
+
+def test_prior_sample_keeps_its_numbers_for_a_seed():
+    torch.manual_seed(3)
+    prior = PriorLSTM(5, 16)
+    with torch.no_grad():
+        expected = _sample_as_before(prior, 4, 9, torch.Generator().manual_seed(11))
+    assert torch.equal(prior.sample(4, 9, torch.Generator().manual_seed(11)), expected)
+
+
+def test_continue_z_most_likely_follows_the_prior_mean_after_the_seen_codes():
+    torch.manual_seed(0)
+    model = DSAE(_cfg(), (3, 16, 16)).eval()
+    z_seen = torch.randn(2, 3, 3)
+    a = model.continue_z(z_seen, 6, torch.Generator().manual_seed(0), most_likely=True)
+    b = model.continue_z(z_seen, 6, torch.Generator().manual_seed(1), most_likely=True)
+    assert torch.equal(a, b) and a.shape == (2, 6, 3)
+    assert torch.equal(a[:, :3], z_seen)
+    # one step by hand: the LSTM over z_0 = 0, z_1..z_3, its output through the head
+    with torch.no_grad():
+        out, _ = model.prior.lstm(torch.cat([torch.zeros(2, 1, 3), z_seen], 1))
+        torch.testing.assert_close(a[:, 3], model.prior.head(out[:, -1]).mean)
+        # every later step is the prior's mean given all the codes before it
+        torch.testing.assert_close(a[:, 3:], model.prior(a).mean[:, 3:])
+
+
+def test_continue_z_samples_keep_the_seen_part_and_vary_after_it():
+    torch.manual_seed(0)
+    model = DSAE(_cfg(), (3, 16, 16)).eval()
+    z_seen = torch.randn(2, 4, 3)
+    a = model.continue_z(z_seen, 7, torch.Generator().manual_seed(0))
+    b = model.continue_z(z_seen, 7, torch.Generator().manual_seed(1))
+    assert torch.equal(a[:, :4], z_seen) and torch.equal(b[:, :4], z_seen)
+    assert not torch.allclose(a[:, 4:], b[:, 4:])
+    assert torch.equal(model.continue_z(z_seen, 4), z_seen)
+    with pytest.raises(ValueError, match="steps"):
+        model.continue_z(z_seen, 3)
+    x = torch.rand(2, 4, 3, 16, 16)
+    assert model.impute(x, 7, torch.Generator().manual_seed(0)).shape == (2, 7, 3, 16, 16)
+
+
+def test_continue_z_from_nothing_is_the_prior():
+    torch.manual_seed(0)
+    model = DSAE(_cfg(), (3, 16, 16)).eval()
+    empty = torch.zeros(3000, 0, 3)
+    c = model.continue_z(empty, 4, torch.Generator().manual_seed(0))
+    s = model.sample_z(3000, 4, torch.Generator().manual_seed(1))
+    assert c.shape == s.shape == (3000, 4, 3)
+    torch.testing.assert_close(c.mean(0), s.mean(0), atol=0.08, rtol=0)
+    torch.testing.assert_close(c.std(0), s.std(0), atol=0.0, rtol=0.08)
+    # and with the same generator, the same draws
+    same = model.continue_z(empty[:5], 4, torch.Generator().manual_seed(2))
+    assert torch.equal(same, model.sample_z(5, 4, torch.Generator().manual_seed(2)))

@@ -6,8 +6,9 @@ from dsae.config import ModelConfig
 from dsae.errors import DsaeError
 from dsae.models.base import Encoding, LossTerms, SequentialVAE, TrainPass
 from dsae.models.dsae import DSAE
+from dsae.models.rollout import LSTMc, LSTMf, RolloutVAE
 
-MODELS: dict[str, type[SequentialVAE]] = {"dsae": DSAE}
+MODELS: dict[str, type[SequentialVAE]] = {"dsae": DSAE, "lstm_f": LSTMf, "lstm_c": LSTMc}
 
 
 def build_model(cfg: ModelConfig, frame_shape: tuple[int, ...]) -> SequentialVAE:
@@ -17,4 +18,15 @@ def build_model(cfg: ModelConfig, frame_shape: tuple[int, ...]) -> SequentialVAE
     return MODELS[cfg.name](cfg, tuple(frame_shape))
 
 
-__all__ = ["DSAE", "MODELS", "Encoding", "LossTerms", "SequentialVAE", "TrainPass", "build_model"]
+__all__ = [
+    "DSAE",
+    "MODELS",
+    "Encoding",
+    "LSTMc",
+    "LSTMf",
+    "LossTerms",
+    "RolloutVAE",
+    "SequentialVAE",
+    "TrainPass",
+    "build_model",
+]

@@ -90,16 +90,41 @@ class PriorLSTM(nn.Module):
     ) -> torch.Tensor:
         """z_1:T ~ prod_t p(z_t | z_<t), rolled out on its own samples: (B, T, z_dim)."""
         p = next(self.parameters())
-        z_prev = torch.zeros(batch, 1, self.z_dim, device=p.device, dtype=p.dtype)
-        state = None
-        zs = []
-        for _ in range(steps):
-            out, state = self.lstm(z_prev, state)
+        z_seen = torch.zeros(batch, 0, self.z_dim, device=p.device, dtype=p.dtype)
+        return self.extend(z_seen, steps, generator)
+
+    @torch.no_grad()
+    def extend(
+        self,
+        z_seen: torch.Tensor,
+        steps: int,
+        generator: torch.Generator | None = None,
+        most_likely: bool = False,
+    ) -> torch.Tensor:
+        """z_1:t given (B, t, z_dim), then z_t+1:steps ~ prod p(z_s | z_<s) rolled out on its
+        own samples (``most_likely``: the mean at each step): (B, steps, z_dim).
+
+        The LSTM first reads z_0 = 0, z_1..z_t as in training, which leaves it with
+        p(z_t+1 | z_1:t) and its state after z_t."""
+        t = z_seen.shape[1]
+        if steps < t:
+            raise ValueError(f"steps ({steps}) must be >= the {t} seen codes")
+        if steps == t:
+            return z_seen
+        z_0 = z_seen.new_zeros(z_seen.shape[0], 1, z_seen.shape[2])
+        out, state = self.lstm(torch.cat([z_0, z_seen], dim=1))
+        out = out[:, -1:]
+        zs = [z_seen]
+        for s in range(t, steps):
             g = self.head(out)
-            eps = torch.randn(g.mean.shape, generator=generator, dtype=p.dtype)
-            z_t = g.mean + eps * torch.exp(0.5 * g.logvar)
+            if most_likely:
+                z_t = g.mean
+            else:
+                eps = torch.randn(g.mean.shape, generator=generator, dtype=z_seen.dtype)
+                z_t = g.mean + eps * torch.exp(0.5 * g.logvar)
             zs.append(z_t)
-            z_prev = z_t
+            if s + 1 < steps:
+                out, state = self.lstm(z_t, state)
         return torch.cat(zs, dim=1)
 
 
@@ -270,3 +295,14 @@ class DSAE(SequentialVAE):
     ) -> torch.Tensor:
         """z_1:T ~ prod_t p(z_t | z_<t), the LSTM prior rolled out: (n, steps, z_dim)."""
         return self.prior.sample(n, steps, generator)
+
+    @torch.no_grad()
+    def continue_z(
+        self,
+        z_seen: torch.Tensor,
+        steps: int,
+        generator: torch.Generator | None = None,
+        most_likely: bool = False,
+    ) -> torch.Tensor:
+        """z_1:t as given, then z_t+1:steps from the LSTM prior p(z_t | z_<t) after z_1:t."""
+        return self.prior.extend(z_seen, steps, generator, most_likely)

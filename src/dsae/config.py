@@ -30,8 +30,8 @@ class DataConfig:
     build_if_missing: bool = True
     source: str | None = None  # sprites: local folder or base URL of the layer sheets
     image_size: int = 64  # toy_sprites only
-    n_train: int = 3000  # toy_sprites only
-    n_test: int = 600  # toy_sprites only
+    n_train: int = 3000  # toy_sprites and balls (sequences built when missing)
+    n_test: int = 600  # toy_sprites and balls
     seed: int = 0  # toy_sprites only
 
 

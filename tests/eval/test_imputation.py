@@ -21,6 +21,7 @@ from dsae.eval.imputation import (
 )
 from dsae.eval.protocols import PROTOCOLS, imputation_protocol, select_protocols
 from dsae.eval.protocols.base import EvalContext, can_impute
+from dsae.eval.protocols.imputation import SAMPLES, default_missing
 from dsae.models import SequentialVAE
 
 H = W = 16
@@ -258,10 +259,16 @@ def test_the_protocol_runs_on_binary_frames_with_a_model_that_continues_its_dyna
     assert "NoDynamics" in skipped["imputation"] and "\n" not in skipped["imputation"]
 
 
+def test_default_missing_counts():
+    assert default_missing(30) == [*range(1, 11), 15, 20, 25, 29]
+    assert default_missing(8) == list(range(1, 8))
+    assert default_missing(2) == [1]
+
+
 def test_the_protocol_reads_positions_from_the_split_states():
     ctx = EvalContext(CopyLast(), balls_split(), None, encoding=None, data_proba=None, batch_size=3)
     out = PROTOCOLS["imputation"].run(ctx)
-    assert out["missing"] == list(range(1, T)) and out["samples"] == 5
+    assert out["missing"] == default_missing(T) and out["samples"] == SAMPLES
     assert out["sequences"] == 4 and out["sequences_in_split"] == 4
     assert out["sampled"]["position_error"][0] == pytest.approx(1.0)
     ctx.split = balls_split(states=False)

@@ -16,6 +16,7 @@ from dsae.cli import (
     convert_commands,
     data_commands,
     eval_commands,
+    impute_commands,
     judge_commands,
     report_commands,
 )
@@ -31,6 +32,7 @@ COMMAND_MODULES = (
     eval_commands,
     report_commands,
     convert_commands,
+    impute_commands,
 )
 
 

@@ -21,6 +21,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="voice conversion folder of 'dsae convert --pairs' (default: RUN/conversion)",
     )
+    p.add_argument(
+        "--impute", default=None, help="folder of 'dsae impute' (default: RUN/impute)"
+    )
 
 
 @command("report")
@@ -32,6 +35,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         out=args.out,
         data=args.data,
         conversion_dir=args.conversion,
+        impute_dir=args.impute,
         log=lambda line: print(line, file=sys.stderr),
     )
     print(f"wrote report to {path} (open it in a browser)")

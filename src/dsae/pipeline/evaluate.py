@@ -1,6 +1,7 @@
 """Evaluate a trained run: load it and its judge, run :func:`dsae.eval.evaluate` on the test
 split (the training split loaded only for the verification probes), and write
-``metrics.json``, the trajectory plots and the verification ROC curves into an output folder."""
+``metrics.json``, the trajectory plots, the verification ROC curves and the imputation curve
+into an output folder."""
 
 from __future__ import annotations
 
@@ -19,12 +20,14 @@ from dsae.eval.protocols.base import check_model_matches
 from dsae.eval.protocols.trajectories import TITLES
 from dsae.train import load_run
 from dsae.utils import atomic_write_text
+from dsae.viz.dynamics import plot_imputation
 from dsae.viz.plots import plot_factor_trajectories, plot_roc_curves
 
 METRICS_FILE = "metrics.json"
 MIN_REPEATS = 3
 TRAJECTORY_PLOTS = {"static": "trajectories_fixed_f", "dynamic": "trajectories_fixed_z"}
 ROC_PLOT = "verification_roc.png"
+IMPUTATION_PLOT = "imputation.png"
 
 __all__ = ["METRICS_FILE", "MIN_REPEATS", "ROC_PLOT", "evaluate_run", "trajectory_plot_name"]
 
@@ -103,6 +106,16 @@ def evaluate_run(
         plot_roc_curves(verification["roc"], out / ROC_PLOT, verification["eer"], title)
         verification["plot"] = ROC_PLOT
         plots.append(ROC_PLOT)
+    imputation = metrics.get("imputation")
+    if imputation:
+        curves = {
+            mode.replace("_", " "): {"missing": imputation["missing"], **imputation[mode]}
+            for mode in ("sampled", "most_likely")
+        }
+        title = "Imputation: the last k frames predicted by the prior dynamics"
+        plot_imputation(curves, out / IMPUTATION_PLOT, key="wrong_missing", title=title)
+        imputation["plot"] = IMPUTATION_PLOT
+        plots.append(IMPUTATION_PLOT)
     data_fp = fingerprint(data)
     metrics["data"].update(
         {

@@ -28,6 +28,7 @@ from dsae.eval.published import (
     verification_rows,
 )
 from dsae.pipeline.convert_pairs import read_conversion
+from dsae.pipeline.impute import read_imputation
 from dsae.pipeline.outputs import write_generations, write_reconstructions, write_swaps
 from dsae.train import CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, load_checkpoint
 from dsae.utils import atomic_write_text
@@ -40,6 +41,7 @@ REPORT_FILE = "report.html"
 ASSETS_DIR = "report_assets"
 EVAL_METRICS_FILE = "metrics.json"
 CONVERSION_DIR = "conversion"  # dsae convert RUN --pairs N --out RUN/conversion
+IMPUTE_DIR = "impute"  # dsae impute RUN --observed t --out RUN/impute
 _CURVE_KEYS = ("loss", "recon", "kl_f", "kl_z", "lr", "seq_per_s")
 
 PUBLISHED: dict[str, PublishedTables] = {
@@ -254,6 +256,7 @@ def build_report(
     data: str | None = None,
     log: Callable[[str], None] | None = None,
     conversion_dir: str | os.PathLike | None = None,
+    impute_dir: str | os.PathLike | None = None,
 ) -> Path:
     """Write a self-contained HTML report of ``run_dir`` (and ``eval_dir``); returns its path.
 
@@ -263,7 +266,8 @@ def build_report(
     the checkpoint; ``data`` overrides the run's dataset folder for them. ``log`` receives
     one line per picture set drawn. A speech run's voice conversions are shown from
     ``conversion_dir`` (default ``RUN_DIR/conversion``, when it holds a conversion.json);
-    their sound players point at its wav files relative to the page.
+    their sound players point at its wav files relative to the page. Imputations are shown
+    from ``impute_dir`` (default ``RUN_DIR/impute``, when it holds an imputation.json).
     """
     run_path = Path(run_dir)
     summary, records = read_run(run_path)
@@ -291,6 +295,10 @@ def build_report(
     conversion = read_conversion(conversion_path)
     if conversion is None and conversion_dir is not None:
         raise DsaeError(f"no conversion.json in {conversion_path} (run 'dsae convert --pairs')")
+    impute_path = Path(impute_dir) if impute_dir is not None else run_path / IMPUTE_DIR
+    imputation = read_imputation(impute_path)
+    if imputation is None and impute_dir is not None:
+        raise DsaeError(f"no imputation.json in {impute_path} (run 'dsae impute')")
     audio_base = os.path.relpath(conversion_path.resolve(), out_path.parent.resolve())
     inputs = ReportInputs(
         run=summary,
@@ -304,5 +312,7 @@ def build_report(
         conversion=conversion,
         conversion_dir=conversion_path,
         audio_base=Path(audio_base).as_posix(),
+        imputation=imputation,
+        imputation_dir=impute_path,
     )
     return atomic_write_text(out_path, build_page(inputs))

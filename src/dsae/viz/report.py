@@ -35,6 +35,7 @@ from dsae.viz.html import (
     page,
     section,
 )
+from dsae.viz.report_dynamics import dynamics_section
 from dsae.viz.report_eval import eval_section
 from dsae.viz.report_samplers import PublishedTables
 from dsae.viz.report_speech import speech_section
@@ -68,6 +69,7 @@ class ReportInputs:
     ``published`` holds the published numbers to set beside ours (None: no comparison).
     ``conversion`` is a speech run's ``conversion.json``, ``conversion_dir`` its folder and
     ``audio_base`` the path from the page to that folder (for the sound players).
+    ``imputation`` is ``dsae impute``'s ``imputation.json`` and ``imputation_dir`` its folder.
     """
 
     run: Mapping[str, Any]
@@ -82,6 +84,8 @@ class ReportInputs:
     conversion: Mapping[str, Any] | None = None
     conversion_dir: Path | None = None
     audio_base: str = ""
+    imputation: Mapping[str, Any] | None = None
+    imputation_dir: Path | None = None
 
 
 def build_page(inputs: ReportInputs) -> str:
@@ -107,6 +111,10 @@ def build_page(inputs: ReportInputs) -> str:
         folder = inputs.conversion_dir if inputs.conversion_dir is not None else Path(".")
         sections.append(speech_section(inputs.conversion, folder, inputs.audio_base))
         nav.append(("conversion", "Voice conversion"))
+    if inputs.imputation is not None:
+        folder = inputs.imputation_dir if inputs.imputation_dir is not None else Path(".")
+        sections.append(dynamics_section(inputs.imputation, folder))
+        nav.append(("dynamics", "Dynamics"))
 
     name = str(run.get("name") or "run")
     now = inputs.written or _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")

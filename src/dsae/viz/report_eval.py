@@ -30,6 +30,7 @@ from dsae.viz.html import (
     pct,
     section,
 )
+from dsae.viz.report_dynamics import imputation_tables
 from dsae.viz.report_samplers import (
     Entry,
     PublishedTables,
@@ -167,6 +168,7 @@ _PROTOCOLS: dict[str, tuple[str, Callable[..., str]]] = {
     "swap": ("Swaps", _each(_swap, "swap")),
     "latent": ("Latent metrics", _each(_latent, "latent")),
     "verification": ("Speaker verification and linear probes", verification_tables),
+    "imputation": ("Imputation: predicting the missing frames", imputation_tables),
     "plots": (
         "Plots",
         lambda entries, published, eval_dir: "".join(

@@ -1,0 +1,193 @@
+"""The dynamics benchmark: Li & Mandt (2018), section 4.3, on simulated bouncing balls.
+
+One run of this script trains one model (the stochastic DSAE, LSTM-f or LSTM-c) and
+measures how well it imputes the end of test sequences, in this order:
+
+1. data: ``--data`` (default: the config's ``data.root``), built when missing;
+2. calibration: a few timed training steps give the time per step and the fixed costs;
+3. training: the config in a child process under a wall-time budget, its schedule fitted
+   to the budget in the loop, as ``benchmarks/sprites.py`` does;
+4. imputation (Fig. 8): for every number k of consecutive missing frames, the model sees
+   the first T - k frames of each test sequence and predicts the rest with its prior
+   dynamics; the wrong-pixel fraction over the missing frames (sampled predictions
+   averaged over ``--samples``, and the most likely one) and the ball's position error;
+5. Fig. 7's arrays: a few test sequences imputed from t = 20 (``RUN/fig7.npz``, drawn with
+   the other models' by ``benchmarks/dynamics_figures.py``);
+6. ``benchmarks/results/dynamics-<config-stem>-seed<k>.json``: the curve, the training
+   record, the machine, versions and the commit.
+
+    python benchmarks/dynamics.py configs/balls_dsae.yaml --data data/balls --set train.seed=1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from benchlib.calibrate import time_steps
+from benchlib.clock import MONOTONIC, Clock
+from benchlib.inputs import bench_config, ensure_data
+from benchlib.machine import machine_record
+from benchlib.plan import plan_steps, run_training, warm_imports
+
+from dsae.config import Config, load_config
+from dsae.data import load_split
+from dsae.errors import DsaeError
+from dsae.eval import to_json_safe, versions
+from dsae.eval.imputation import imputation_curve, impute_sequences
+from dsae.train import CHECKPOINT_FILE, load_run, resolve_autocast
+from dsae.utils import atomic_write, atomic_write_text, set_threads
+
+HERE = Path(__file__).resolve().parent
+FIG7_OBSERVED = 20  # Li & Mandt (2018), Fig. 7: predictions from t = 20
+FIG7_FILE = "fig7.npz"
+
+
+def _say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("config", help="YAML config (configs/balls_dsae.yaml, balls_lstm_f, ...)")
+    p.add_argument("--data", default=None, help="dataset directory (default: data.root)")
+    p.add_argument("--budget-minutes", type=float, default=8.0, help="training wall time")
+    p.add_argument("--run-dir", default=None, help="run directory (default: runs/bench-...)")
+    p.add_argument("--out", default=None, help="JSON (default: results/dynamics-<stem>...json)")
+    p.add_argument("--tag", default="", help="added to the default JSON name")
+    p.add_argument("--sequences", type=int, default=1000, help="test sequences imputed")
+    p.add_argument("--samples", type=int, default=5, help="sampled predictions per sequence")
+    p.add_argument("--fig7", type=int, default=6, help="test sequences of the Fig. 7 arrays")
+    p.add_argument("--calib-steps", type=int, default=20, help="timed steps of the config")
+    p.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="config override, as for 'dsae train' (repeatable)",
+    )  # fmt: skip
+    p.add_argument("--no-progress", action="store_true")
+    args = p.parse_args(argv)
+    if args.budget_minutes <= 0 or args.calib_steps < 2 or min(args.sequences, args.samples) < 1:
+        p.error("--budget-minutes must be positive, --calib-steps >= 2, --sequences and "
+                "--samples >= 1")  # fmt: skip
+    return args
+
+
+def _paths(args: argparse.Namespace, cfg: Config) -> tuple[Path, Path, Path]:
+    """(data dir, run dir, output JSON) from the arguments and the config."""
+    stem = Path(args.config).stem + (f"-{args.tag}" if args.tag else "")
+    data = Path(args.data if args.data is not None else cfg.data.root)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    run = Path(args.run_dir) if args.run_dir else Path("runs") / f"bench-{stem}-{stamp}"
+    name = f"dynamics-{stem}-seed{cfg.train.seed}.json"
+    out = Path(args.out) if args.out else HERE / "results" / name
+    if (run / CHECKPOINT_FILE).is_file():
+        raise DsaeError(f"{run} already holds a run: pass another --run-dir")
+    return data, run, out
+
+
+def impute_test(
+    run_dir: Path, data_dir: Path, sequences: int, samples: int, seed: int, fig7: int
+) -> tuple[dict, float]:
+    """The imputation curve over k = 1..T-1 missing frames on the first ``sequences`` test
+    sequences, and Fig. 7's arrays written to ``RUN/fig7.npz``; (curve, seconds)."""
+    t0 = time.perf_counter()
+    loaded = load_run(run_dir)
+    split = load_split(data_dir, "test")
+    n = min(sequences, len(split))
+    positions = getattr(split, "states", {}).get("position")
+    missing = list(range(1, split.meta.seq_len))
+    curve = imputation_curve(
+        loaded.model, split.x[:n], loaded.meta.modality, missing, samples=samples, seed=seed,
+        positions=None if positions is None else positions[:n],
+    )  # fmt: skip
+    k = min(fig7, len(split))
+    arrays = impute_sequences(
+        loaded.model, split.x[:k], loaded.meta.modality, FIG7_OBSERVED, samples, seed
+    )
+    arrays = {key: np.asarray(v) for key, v in arrays.items()}
+    atomic_write(run_dir / FIG7_FILE, lambda fh: np.savez(fh, index=np.arange(k), **arrays))
+    return curve, time.perf_counter() - t0
+
+
+def benchmark(args: argparse.Namespace, data_dir: Path, run_dir: Path, clock: Clock) -> dict:
+    """Every step; the record written as JSON."""
+    t_start = time.perf_counter()
+    progress = not args.no_progress
+    cfg = bench_config(args.config, args.overrides, data_dir)
+    set_threads(cfg.train.threads)
+    warm_imports()
+    budget_s = round(60.0 * args.budget_minutes, 6)
+
+    _say(f"[1/5] data: {data_dir}")
+    data = ensure_data(cfg, data_dir, None, progress)
+    n_train = len(load_split(data_dir, "train"))
+    batch = min(cfg.train.batch_size, n_train)
+    _say(f"[2/5] calibration: {args.calib_steps} steps")
+    calib = time_steps(cfg, args.calib_steps, batch, clock)
+    plan = plan_steps(
+        budget_s, cfg.train.max_steps, calib["step_s"], calib["overhead_s"], calib["finish_s"]
+    )
+    train_cfg = bench_config(
+        args.config, args.overrides, data_dir, (f"train.progress={str(progress).lower()}",)
+    )
+    _say(f"[3/5] training: a schedule fitted to {budget_s:.0f} s -> {run_dir}")
+    training = run_training(
+        train_cfg, run_dir, plan["budget_s"], plan["watchdog_reserve_s"], progress,
+        end_reserve_s=plan["end_reserve_s"], fit_schedule=True, clock=clock,
+    )  # fmt: skip
+    training["peak_rss_mb"] = training["vm_hwm_mb"] or training["ru_maxrss_mb"]
+    curve, t_impute = None, 0.0
+    if (run_dir / CHECKPOINT_FILE).is_file():
+        _say(f"[4/5] imputation: {args.sequences} test sequences, {args.samples} samples")
+        curve, t_impute = impute_test(
+            run_dir, data_dir, args.sequences, args.samples, cfg.train.seed, args.fig7
+        )
+    return {
+        "benchmark": "dynamics",
+        "config": str(args.config),
+        "model": train_cfg.model.name,
+        "overrides": args.overrides,
+        "resolved_config": train_cfg.to_dict(),
+        "machine": machine_record(resolve_autocast(cfg.train.autocast)),
+        "versions": versions(),
+        "data": {**data, "n_train": n_train},
+        "calibration": calib,
+        "plan": plan,
+        "training": training,
+        "run_dir": str(run_dir.resolve()),
+        "imputation": curve,
+        "timing": {
+            "data_build_s": data["build_time_s"],
+            "calibration_s": calib["wall_time_s"],
+            "training_s": round(training["wall_time_s"], 3),
+            "imputation_s": round(t_impute, 3),
+            "total_s": round(time.perf_counter() - t_start, 3),
+        },
+    }
+
+
+def main(argv: list[str] | None = None, clock: Clock = MONOTONIC) -> int:
+    """The command; ``clock`` times the calibration and the training run (tests pass a
+    ``benchlib.clock.FakeClock``)."""
+    args = parse_args(argv)
+    try:
+        data_dir, run_dir, out = _paths(args, load_config(args.config, args.overrides))
+        result = benchmark(args, data_dir, run_dir, clock)
+        given = sys.argv[1:] if argv is None else argv
+        result["command"] = shlex.join(["python", "benchmarks/dynamics.py", *given])
+    except DsaeError as e:
+        print(f"dynamics.py: error: {e}", file=sys.stderr)
+        return 2
+    atomic_write_text(out, json.dumps(to_json_safe(result), indent=2, allow_nan=False) + "\n")
+    tr = result["training"]
+    _say(f"[5/5] training: {tr['steps']} steps in {tr['wall_time_s']:.0f} s, "
+         f"peak memory {tr['peak_rss_mb']:.0f} MiB; wrote {out}")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

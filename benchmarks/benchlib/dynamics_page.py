@@ -136,13 +136,25 @@ def dynamics_section(runs: list[dict]) -> list[str]:
         "",
         f"![Fig. 7: truth, reconstructions and predictions from t = 20]({FIG7})",
         "",
-        *_curve_table(groups, "sampled.wrong_missing",
-                      "Wrong pixels over the missing frames, %, sampled predictions", 100.0),
-        *_curve_table(groups, "most_likely.wrong_missing",
-                      "Wrong pixels over the missing frames, %, most likely prediction", 100.0),
-        *_curve_table(groups, "most_likely.position_error",
-                      "Ball position error over the missing frames, pixels (centroid of the "
-                      "most likely prediction against the simulated centre)", 1.0),
+        *_curve_table(
+            groups,
+            "sampled.wrong_missing",
+            "Wrong pixels over the missing frames, %, sampled predictions",
+            100.0,
+        ),
+        *_curve_table(
+            groups,
+            "most_likely.wrong_missing",
+            "Wrong pixels over the missing frames, %, most likely prediction",
+            100.0,
+        ),
+        *_curve_table(
+            groups,
+            "most_likely.position_error",
+            "Ball position error over the missing frames, pixels (centroid of the "
+            "most likely prediction against the simulated centre)",
+            1.0,
+        ),
         "Targets:",
         "",
         *_targets(groups),

@@ -21,9 +21,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="voice conversion folder of 'dsae convert --pairs' (default: RUN/conversion)",
     )
-    p.add_argument(
-        "--impute", default=None, help="folder of 'dsae impute' (default: RUN/impute)"
-    )
+    p.add_argument("--impute", default=None, help="folder of 'dsae impute' (default: RUN/impute)")
 
 
 @command("report")

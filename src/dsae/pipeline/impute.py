@@ -91,10 +91,14 @@ def _draw(folder: Path, arrays: dict[str, np.ndarray], observed: int, scale: int
     rows = [
         ("truth", [overlay(_unit(arrays["truth"][i]), None) for i in range(n)]),
         ("reconstruction", [overlay(_unit(arrays["reconstruction"][i]), None) for i in range(n)]),
-        (f"most likely, t={observed}", [overlay(_unit(arrays["most_likely"][i]), observed)
-                                        for i in range(n)]),  # fmt: skip
-        (f"sampled, t={observed}", [overlay(_unit(arrays["samples"][0][i]), observed)
-                                    for i in range(n)]),  # fmt: skip
+        (
+            f"most likely, t={observed}",
+            [overlay(_unit(arrays["most_likely"][i]), observed) for i in range(n)],
+        ),  # fmt: skip
+        (
+            f"sampled, t={observed}",
+            [overlay(_unit(arrays["samples"][0][i]), observed) for i in range(n)],
+        ),  # fmt: skip
     ]
     titles = [f"#{int(i)}" for i in arrays["index"]]
     overlay_figure(rows, folder / OVERLAYS_PNG, scale=scale, titles=titles)

@@ -7,10 +7,11 @@ measures how well it imputes the end of test sequences, in this order:
 2. calibration: a few timed training steps give the time per step and the fixed costs;
 3. training: the config in a child process under a wall-time budget, its schedule fitted
    to the budget in the loop, as ``benchmarks/sprites.py`` does;
-4. imputation (Fig. 8): for every number k of consecutive missing frames, the model sees
-   the first T - k frames of each test sequence and predicts the rest with its prior
-   dynamics; the wrong-pixel fraction over the missing frames (sampled predictions
-   averaged over ``--samples``, and the most likely one) and the ball's position error;
+4. imputation (Fig. 8): for k = 1..10, 15, 20, 25 and 29 missing frames, the model sees
+   the first T - k frames of each of the first ``--sequences`` test sequences and predicts
+   the rest with its prior dynamics; the wrong-pixel fraction over the missing frames
+   (sampled predictions averaged over ``--samples``, and the most likely one) and the
+   ball's position error;
 5. Fig. 7's arrays: a few test sequences imputed from t = 20 (``RUN/fig7.npz``, drawn with
    the other models' by ``benchmarks/dynamics_figures.py``);
 6. ``benchmarks/results/dynamics-<config-stem>-seed<k>.json``: the curve, the training
@@ -40,6 +41,7 @@ from dsae.data import load_split
 from dsae.errors import DsaeError
 from dsae.eval import to_json_safe, versions
 from dsae.eval.imputation import imputation_curve, impute_sequences
+from dsae.eval.protocols.imputation import default_missing
 from dsae.train import CHECKPOINT_FILE, load_run, resolve_autocast
 from dsae.utils import atomic_write, atomic_write_text, set_threads
 
@@ -60,8 +62,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--run-dir", default=None, help="run directory (default: runs/bench-...)")
     p.add_argument("--out", default=None, help="JSON (default: results/dynamics-<stem>...json)")
     p.add_argument("--tag", default="", help="added to the default JSON name")
-    p.add_argument("--sequences", type=int, default=1000, help="test sequences imputed")
-    p.add_argument("--samples", type=int, default=5, help="sampled predictions per sequence")
+    p.add_argument("--sequences", type=int, default=500, help="first test sequences imputed")
+    p.add_argument("--samples", type=int, default=3, help="sampled predictions per sequence")
     p.add_argument("--fig7", type=int, default=6, help="test sequences of the Fig. 7 arrays")
     p.add_argument("--calib-steps", type=int, default=20, help="timed steps of the config")
     p.add_argument(
@@ -99,7 +101,7 @@ def impute_test(
     split = load_split(data_dir, "test")
     n = min(sequences, len(split))
     positions = getattr(split, "states", {}).get("position")
-    missing = list(range(1, split.meta.seq_len))
+    missing = default_missing(split.meta.seq_len)
     curve = imputation_curve(
         loaded.model, split.x[:n], loaded.meta.modality, missing, samples=samples, seed=seed,
         positions=None if positions is None else positions[:n],

@@ -35,8 +35,9 @@ from benchlib.clock import MONOTONIC, Clock
 from benchlib.inputs import bench_config, ensure_data
 from benchlib.machine import machine_record
 from benchlib.plan import plan_steps, run_training, warm_imports
+from benchlib.runargs import add_run_arguments, check_run_arguments, run_paths
 
-from dsae.config import Config, load_config
+from dsae.config import load_config
 from dsae.data import load_split
 from dsae.errors import DsaeError
 from dsae.eval import to_json_safe, versions
@@ -45,7 +46,6 @@ from dsae.eval.protocols.imputation import default_missing
 from dsae.train import CHECKPOINT_FILE, load_run, resolve_autocast
 from dsae.utils import atomic_write, atomic_write_text, set_threads
 
-HERE = Path(__file__).resolve().parent
 FIG7_OBSERVED = 20  # Li & Mandt (2018), Fig. 7: predictions from t = 20
 FIG7_FILE = "fig7.npz"
 
@@ -56,39 +56,15 @@ def _say(msg: str) -> None:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("config", help="YAML config (configs/balls_dsae.yaml, balls_lstm_f, ...)")
-    p.add_argument("--data", default=None, help="dataset directory (default: data.root)")
-    p.add_argument("--budget-minutes", type=float, default=8.0, help="training wall time")
-    p.add_argument("--run-dir", default=None, help="run directory (default: runs/bench-...)")
-    p.add_argument("--out", default=None, help="JSON (default: results/dynamics-<stem>...json)")
-    p.add_argument("--tag", default="", help="added to the default JSON name")
+    add_run_arguments(p, "dynamics", budget_minutes=8.0)
     p.add_argument("--sequences", type=int, default=500, help="first test sequences imputed")
     p.add_argument("--samples", type=int, default=3, help="sampled predictions per sequence")
     p.add_argument("--fig7", type=int, default=6, help="test sequences of the Fig. 7 arrays")
-    p.add_argument("--calib-steps", type=int, default=20, help="timed steps of the config")
-    p.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-        help="config override, as for 'dsae train' (repeatable)",
-    )  # fmt: skip
-    p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
-    if args.budget_minutes <= 0 or args.calib_steps < 2 or min(args.sequences, args.samples) < 1:
-        p.error("--budget-minutes must be positive, --calib-steps >= 2, --sequences and "
-                "--samples >= 1")  # fmt: skip
+    check_run_arguments(p, args)
+    if min(args.sequences, args.samples, args.fig7) < 1:
+        p.error("--sequences, --samples and --fig7 must be >= 1")
     return args
-
-
-def _paths(args: argparse.Namespace, cfg: Config) -> tuple[Path, Path, Path]:
-    """(data dir, run dir, output JSON) from the arguments and the config."""
-    stem = Path(args.config).stem + (f"-{args.tag}" if args.tag else "")
-    data = Path(args.data if args.data is not None else cfg.data.root)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    run = Path(args.run_dir) if args.run_dir else Path("runs") / f"bench-{stem}-{stamp}"
-    name = f"dynamics-{stem}-seed{cfg.train.seed}.json"
-    out = Path(args.out) if args.out else HERE / "results" / name
-    if (run / CHECKPOINT_FILE).is_file():
-        raise DsaeError(f"{run} already holds a run: pass another --run-dir")
-    return data, run, out
 
 
 def impute_test(
@@ -177,7 +153,8 @@ def main(argv: list[str] | None = None, clock: Clock = MONOTONIC) -> int:
     ``benchlib.clock.FakeClock``)."""
     args = parse_args(argv)
     try:
-        data_dir, run_dir, out = _paths(args, load_config(args.config, args.overrides))
+        cfg = load_config(args.config, args.overrides)
+        data_dir, run_dir, out = run_paths(args, cfg, "dynamics")
         result = benchmark(args, data_dir, run_dir, clock)
         given = sys.argv[1:] if argv is None else argv
         result["command"] = shlex.join(["python", "benchmarks/dynamics.py", *given])

@@ -18,14 +18,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from benchlib.dynamics_page import FIG7, FIG8, MODEL_LABELS, by_model
+from benchlib.dynamics_page import FIG7, FIG8, MODEL_NAMES, by_model, model_label
 from benchlib.page_text import get
 
 from dsae.viz.dynamics import overlay, overlay_figure, plot_imputation
 
 HERE = Path(__file__).resolve().parent
 DOCS = HERE.parent / "docs"
-SHORT = {"dsae": "stochastic", "lstm_f": "LSTM-f", "lstm_c": "LSTM-c"}
 
 
 def load_dynamics(results: Path) -> list[dict]:
@@ -43,7 +42,7 @@ def curves(groups: dict[str, list[dict]], path: str) -> dict[str, dict]:
     for model, runs in groups.items():
         missing = get(runs[0], "imputation.missing")
         series = np.array([get(r, f"imputation.{path}") for r in runs], dtype=float)
-        out[SHORT.get(model, model)] = {
+        out[MODEL_NAMES.get(model, model)] = {
             "missing": list(missing),
             "mean": series.mean(0).tolist(),
             "std": series.std(0, ddof=1).tolist() if len(runs) > 1 else [0.0] * len(missing),
@@ -74,7 +73,7 @@ def fig7(groups: dict[str, list[dict]], out: Path, columns: int = 6) -> None:
                                                                "most_likely")}  # fmt: skip
         if truth is None:
             truth = ("truth", [overlay(unit["truth"][i]) for i in range(n)])
-        name = SHORT.get(model, model)
+        name = MODEL_NAMES.get(model, model)
         rows.append((f"{name} recon", [overlay(unit["reconstruction"][i]) for i in range(n)]))
         rows.append((f"{name} t={observed}",
                      [overlay(unit["most_likely"][i], observed) for i in range(n)]))  # fmt: skip
@@ -93,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     fig8(groups, args.docs / FIG8)
     fig7(groups, args.docs / FIG7)
-    labels = ", ".join(f"{MODEL_LABELS.get(m, m)} x {len(r)}" for m, r in groups.items())
+    labels = ", ".join(f"{model_label(m, r)} x {len(r)}" for m, r in groups.items())
     print(f"wrote {args.docs / FIG8} and {args.docs / FIG7} ({labels})")
     return 0
 

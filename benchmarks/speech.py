@@ -35,6 +35,7 @@ from benchlib.clock import MONOTONIC, Clock
 from benchlib.inputs import bench_config, ensure_data, ensure_judge
 from benchlib.machine import machine_record
 from benchlib.plan import plan_steps, run_training, warm_imports
+from benchlib.runargs import add_run_arguments, check_run_arguments, run_paths
 from benchlib.speech_targets import speech_targets
 from benchlib.targets import format_targets
 
@@ -47,8 +48,6 @@ from dsae.pipeline.evaluate import evaluate_run
 from dsae.train import CHECKPOINT_FILE, load_run, resolve_autocast
 from dsae.utils import atomic_write_text, set_threads
 
-HERE = Path(__file__).resolve().parent
-
 
 def _say(msg: str) -> None:
     print(msg, flush=True)
@@ -56,40 +55,23 @@ def _say(msg: str) -> None:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("config", help="YAML config (configs/fsdd_dsae.yaml, configs/voices_dsae.yaml)")
-    p.add_argument("--data", default=None, help="dataset directory (default: data.root)")
+    add_run_arguments(p, "speech", budget_minutes=15.0)
     p.add_argument("--source", default=None, help="FSDD recordings: local folder or base URL")
     p.add_argument("--judge", default=None, help="judge file (default: DATA/judge.pt)")
     p.add_argument("--judge-epochs", type=int, default=20, help="epochs of a new judge")
-    p.add_argument("--budget-minutes", type=float, default=15.0, help="training wall time")
-    p.add_argument("--run-dir", default=None, help="run directory (default: runs/bench-...)")
-    p.add_argument("--out", default=None, help="JSON (default: results/speech-<stem>...json)")
-    p.add_argument("--tag", default="", help="added to the default JSON name (e.g. full)")
     p.add_argument("--pairs", type=int, default=60, help="test pairs converted and scored")
     p.add_argument("--repeats", type=int, default=3, help="seeds of the sampling protocols")
-    p.add_argument("--calib-steps", type=int, default=20, help="timed steps of the config")
-    p.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-        help="config override, as for 'dsae train' (repeatable)",
-    )  # fmt: skip
-    p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
-    if args.budget_minutes <= 0 or args.calib_steps < 2 or args.pairs < 1:
-        p.error("--budget-minutes must be positive, --calib-steps >= 2, --pairs >= 1")
+    check_run_arguments(p, args)
+    if args.pairs < 1:
+        p.error("--pairs must be >= 1")
     return args
 
 
 def _paths(args: argparse.Namespace, cfg: Config) -> tuple[Path, Path, Path, Path]:
     """(data dir, judge file, run dir, output JSON) from the arguments and the config."""
-    stem = Path(args.config).stem + (f"-{args.tag}" if args.tag else "")
-    data = Path(args.data if args.data is not None else cfg.data.root)
+    data, run, out = run_paths(args, cfg, "speech")
     judge = Path(args.judge) if args.judge is not None else data / "judge.pt"
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    run = Path(args.run_dir) if args.run_dir else Path("runs") / f"bench-{stem}-{stamp}"
-    name = f"speech-{stem}-seed{cfg.train.seed}.json"
-    out = Path(args.out) if args.out else HERE / "results" / name
-    if (run / CHECKPOINT_FILE).is_file():
-        raise DsaeError(f"{run} already holds a run: pass another --run-dir")
     return data, judge, run, out
 
 

@@ -12,11 +12,7 @@ from __future__ import annotations
 from benchlib.page_text import fmt, get, number, spread, table
 
 MODELS = ("dsae", "lstm_f", "lstm_c")
-MODEL_LABELS = {
-    "dsae": "stochastic (DSAE, z_t of 16)",
-    "lstm_f": "LSTM-f (z of 64, state 512)",
-    "lstm_c": "LSTM-c (z of 64, state 512)",
-}
+MODEL_NAMES = {"dsae": "stochastic", "lstm_f": "LSTM-f", "lstm_c": "LSTM-c"}
 STOCHASTIC, DETERMINISTIC = "dsae", ("lstm_f", "lstm_c")
 TARGET_MISSING = range(1, 11)  # the stochastic model below both others for k = 1..10
 SHOWN_MISSING = (1, 2, 3, 5, 10, 15, 20, 25, 29)
@@ -29,6 +25,15 @@ PROTOCOL = (
     "test sequences; 'sampled': the mean over sampled continuations, 'most likely': the "
     "prior's mean at every step (the deterministic models have one prediction)"
 )
+
+
+def model_label(model: str, runs: list[dict]) -> str:
+    """``stochastic (DSAE, z_t of 16)``, ``LSTM-f (z of 64, state 512)``: from the config."""
+    m = get(runs[0], "resolved_config.model") or {}
+    if model == "dsae":
+        return f"stochastic (DSAE, z_t of {m.get('z_dim')})"
+    name = MODEL_NAMES.get(model, model)
+    return f"{name} (z of {m.get('z_dim')}, state {m.get('rollout_dim')})"
 
 
 def by_model(runs: list[dict]) -> dict[str, list[dict]]:
@@ -65,7 +70,7 @@ def order_target(groups: dict[str, list[dict]], path: str) -> dict:
 
 
 def _curve_table(groups: dict[str, list[dict]], path: str, unit: str, scale: float) -> list[str]:
-    header = ["missing frames k", *[MODEL_LABELS.get(m, m) for m in groups]]
+    header = ["missing frames k", *[model_label(m, runs) for m, runs in groups.items()]]
     rows = []
     for k in SHOWN_MISSING:
         cells = []
@@ -110,7 +115,7 @@ def _setup(groups: dict[str, list[dict]]) -> list[str]:
         cpus = sorted({str(get(r, "machine.cpu", "?")) for r in runs})
         commits = sorted({str(get(r, "machine.commit", "?"))[:7] for r in runs})
         threads = sorted({str(get(r, "resolved_config.train.threads", "?")) for r in runs})
-        rows.append([MODEL_LABELS.get(m, m), f"{len(runs)} ({seeds})",
+        rows.append([model_label(m, runs), f"{len(runs)} ({seeds})",
                      fmt(spread(walls), ".0f", len(runs)), fmt(spread(steps), ".0f", len(runs)),
                      ", ".join(threads), "; ".join(cpus), ", ".join(commits)])  # fmt: skip
     return table(header, rows)

@@ -5,7 +5,8 @@ import torch
 
 from dsae.config import ModelConfig
 from dsae.models import MODELS, SequentialVAE, build_model
-from dsae.models.dsae import DSAE, MEAN_ACTIVATIONS, PriorLSTM
+from dsae.models.dsae import DSAE, PriorLSTM
+from dsae.models.framed import MEAN_ACTIVATIONS
 
 
 def _cfg(**kw) -> ModelConfig:

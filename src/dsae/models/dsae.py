@@ -23,18 +23,12 @@ import torch
 from torch import nn
 
 from dsae.config import ModelConfig
-from dsae.models.base import Encoding, LossTerms, SequentialVAE, TrainPass, take_frames
+from dsae.models.base import Encoding, LossTerms, TrainPass, take_frames
 from dsae.models.blocks import Gaussian, GaussianHead
 from dsae.models.frame_nets import build_decoder, frame_net
+from dsae.models.framed import FramedVAE, check_output, log_scale
 from dsae.models.likelihoods import LIKELIHOODS
 from dsae.models.views import FrameSubset, build_dynamic_input, build_static_reader
-
-# image pixel means from the decoder output o (gaussian and laplace likelihoods)
-MEAN_ACTIVATIONS = {
-    "sigmoid": torch.sigmoid,  # 1 / (1 + e^-o)
-    "linear": lambda o: o,  # o
-    "softplus": nn.functional.softplus,  # log(1 + e^o)
-}
 
 
 class FactorisedDynamicEncoder(nn.Module):
@@ -134,21 +128,10 @@ DYNAMIC_ENCODERS = {"factorised": FactorisedDynamicEncoder, "full": FullDynamicE
 def _check(cfg: ModelConfig, frame_shape: tuple[int, ...]) -> None:
     if cfg.encoder not in DYNAMIC_ENCODERS:
         raise ValueError(f"unknown encoder {cfg.encoder!r} (factorised, full)")
-    if cfg.likelihood not in LIKELIHOODS:
-        raise ValueError(f"unknown likelihood {cfg.likelihood!r} (gaussian, laplace, bernoulli)")
-    if cfg.mean_activation not in MEAN_ACTIVATIONS:
-        raise ValueError(
-            f"unknown mean_activation {cfg.mean_activation!r} ({', '.join(MEAN_ACTIVATIONS)})"
-        )
-    if cfg.mean_activation != "sigmoid" and cfg.likelihood == "bernoulli":
-        raise ValueError(
-            f"mean_activation {cfg.mean_activation} gives pixel means: it needs gaussian or laplace"
-        )
-    if cfg.decode_frames < 0:
-        raise ValueError(f"decode_frames must be >= 0, got {cfg.decode_frames}")
+    check_output(cfg)
 
 
-class DSAE(SequentialVAE):
+class DSAE(FramedVAE):
     """The Disentangled Sequential Autoencoder: p(f) prod_t p(z_t|z_<t) p(x_t|z_t,f)."""
 
     name = "dsae"
@@ -176,39 +159,9 @@ class DSAE(SequentialVAE):
             self.dynamic_encoder.head.start_logvar(cfg.posterior_init_logvar)
         self.prior = PriorLSTM(cfg.z_dim, cfg.hidden_dim)
         self.likelihood = LIKELIHOODS[cfg.likelihood]()
-        self.log_sigma = nn.Parameter(
-            torch.tensor(float(torch.log(torch.tensor(cfg.sigma_x)))),
-            requires_grad=cfg.learn_sigma,
-        )
-
-    # -- layout -------------------------------------------------------------------------
-    def _frames_in(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, T, *frame) -> (B*T, *frame) for the frame networks."""
-        flat = x.reshape(-1, *x.shape[2:])
-        if self.is_image and self._channels_last:
-            flat = flat.contiguous(memory_format=torch.channels_last)
-        return flat
-
-    def use_channels_last(self, on: bool = True) -> DSAE:
-        """Keep conv weights and activations in NHWC layout (faster on CPU)."""
-        self._channels_last = on and self.is_image
-        if self._channels_last:
-            self.to(memory_format=torch.channels_last)
-        return self
-
-    def _check_input(self, x: torch.Tensor) -> None:
-        if x.dim() != 2 + len(self.frame_shape) or tuple(x.shape[2:]) != self.frame_shape:
-            raise ValueError(
-                f"expected input of shape (B, T, {', '.join(map(str, self.frame_shape))}), "
-                f"got {tuple(x.shape)}"
-            )
+        self.log_sigma = log_scale(cfg)
 
     # -- inference ----------------------------------------------------------------------
-    def frame_features(self, x: torch.Tensor) -> torch.Tensor:
-        """x_1:T -> h_1:T: (B, T, frame_dim)."""
-        b, t = x.shape[:2]
-        return self.frame_encoder(self._frames_in(x)).view(b, t, -1)
-
     def _q_f(self, x: torch.Tensor) -> tuple[Gaussian, torch.Tensor | None]:
         """q(f | x_1:T) and the shared frame features h_1:T (None when nothing reads them)."""
         self._check_input(x)
@@ -233,24 +186,8 @@ class DSAE(SequentialVAE):
     ) -> LossTerms:
         """-log p(x | z, f) (its decoded frames scaled by T / k), KL of f against N(0, I)
         and sum_t KL(q(z_t | .) || p(z_t | z_<t)), per sequence."""
-        scale = 1.0
-        if out.frames is not None:
-            t, k = x.shape[1], out.frames.shape[1]
-            x = take_frames(x, out.frames)
-            weight = None if weight is None else take_frames(weight, out.frames)
-            scale = t / k
-        recon = self.likelihood.nll(x, out.x_param, self.log_sigma, weight)
-        if scale != 1.0:
-            recon = recon * scale
+        recon = self.frames_nll(x, out, weight)
         return LossTerms(recon=recon, kl_f=out.q_f.kl(), kl_z=out.q_z.kl(out.p_z).sum(-1))
-
-    def decoded_frames(self, b: int, t: int, device: torch.device) -> torch.Tensor | None:
-        """(B, k) distinct random frame indices per sequence in time order (training with
-        ``decode_frames`` = k), or None (all frames; always in eval mode)."""
-        k = self.cfg.decode_frames
-        if not self.training or k <= 0 or k >= t:
-            return None
-        return torch.rand(b, t, device=device).argsort(1)[:, :k].sort(1).values
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> Encoding:
@@ -260,34 +197,10 @@ class DSAE(SequentialVAE):
         return Encoding(q_f.mean, q_f.logvar, q_z.mean, q_z.logvar)
 
     # -- generation ---------------------------------------------------------------------
-    def decode_param(self, f: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """(f, z_1:T) -> parameters of p(x_t | z_t, f): (B, T, *frame)."""
-        b, t = z.shape[:2]
-        fz = torch.cat([f.unsqueeze(1).expand(-1, t, -1), z], dim=-1).reshape(b * t, -1)
-        out = self.decoder(fz).float()  # float32 also under bfloat16 autocast (the likelihood)
-        if self._mean_link:
-            out = MEAN_ACTIVATIONS[self.cfg.mean_activation](out)
-        return out.reshape(b, t, *out.shape[1:])
-
-    @property
-    def _mean_link(self) -> bool:
-        """Whether the decoder output goes through ``mean_activation`` to give pixel means."""
-        return (
-            self.is_image and self.cfg.likelihood != "bernoulli" and not self.decoder.outputs_mean
-        )
-
     @torch.no_grad()
     def decode(self, f: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """The mean of p(x_1:T | z_1:T, f) in data space (images in [0, 1])."""
-        out = self.likelihood.mean(self.decode_param(f, z))
-        if self._mean_link and self.cfg.mean_activation != "sigmoid":
-            out = out.clamp(0, 1)
-        return out.contiguous()
-
-    @torch.no_grad()
-    def sample_f(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """f ~ p(f) = N(0, I): (n, f_dim)."""
-        return torch.randn(n, self.f_dim, generator=generator)
+        return self.frame_mean(self.decode_param(f, z))
 
     @torch.no_grad()
     def sample_z(

@@ -28,10 +28,10 @@ import torch
 from torch import nn
 
 from dsae.config import ModelConfig
-from dsae.models.base import Encoding, LossTerms, SequentialVAE, TrainPass, take_frames
+from dsae.models.base import Encoding, LossTerms, TrainPass, take_frames
 from dsae.models.blocks import Gaussian, GaussianHead
-from dsae.models.dsae import MEAN_ACTIVATIONS
 from dsae.models.frame_nets import build_decoder, frame_net
+from dsae.models.framed import FramedVAE, check_output, log_scale
 from dsae.models.likelihoods import LIKELIHOODS
 from dsae.models.views import FrameSubset, build_dynamic_input, build_static_reader
 
@@ -52,23 +52,12 @@ class GlobalDynamicEncoder(nn.Module):
 
 
 def _check(cfg: ModelConfig) -> None:
-    if cfg.likelihood not in LIKELIHOODS:
-        raise ValueError(f"unknown likelihood {cfg.likelihood!r} (gaussian, laplace, bernoulli)")
-    if cfg.mean_activation not in MEAN_ACTIVATIONS:
-        raise ValueError(
-            f"unknown mean_activation {cfg.mean_activation!r} ({', '.join(MEAN_ACTIVATIONS)})"
-        )
-    if cfg.mean_activation != "sigmoid" and cfg.likelihood == "bernoulli":
-        raise ValueError(
-            f"mean_activation {cfg.mean_activation} gives pixel means: it needs gaussian or laplace"
-        )
-    if cfg.decode_frames < 0:
-        raise ValueError(f"decode_frames must be >= 0, got {cfg.decode_frames}")
+    check_output(cfg)
     if cfg.rollout_dim < 1:
         raise ValueError(f"rollout_dim must be >= 1, got {cfg.rollout_dim}")
 
 
-class RolloutVAE(SequentialVAE):
+class RolloutVAE(FramedVAE):
     """p(f) p(z) prod_t p(x_t | h_t, f), h_1:T = rollout(z); a subclass gives the rollout."""
 
     def __init__(self, cfg: ModelConfig, frame_shape: tuple[int, ...]):
@@ -93,43 +82,18 @@ class RolloutVAE(SequentialVAE):
             self.dynamic_encoder.head.start_logvar(cfg.posterior_init_logvar)
         self.decoder = build_decoder(cfg, self.frame_shape, cfg.f_dim + cfg.rollout_dim)
         self.likelihood = LIKELIHOODS[cfg.likelihood]()
-        self.log_sigma = nn.Parameter(
-            torch.tensor(float(torch.log(torch.tensor(cfg.sigma_x)))),
-            requires_grad=cfg.learn_sigma,
-        )
+        self.log_sigma = log_scale(cfg)
 
     def rollout(self, z: torch.Tensor, steps: int) -> torch.Tensor:
         """The deterministic states h_1:steps from one z (B, z_dim): (B, steps, rollout_dim)."""
         raise NotImplementedError
 
-    # -- layout -------------------------------------------------------------------------
-    def _frames_in(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, T, *frame) -> (B*T, *frame) for the frame networks."""
-        flat = x.reshape(-1, *x.shape[2:])
-        if self.is_image and self._channels_last:
-            flat = flat.contiguous(memory_format=torch.channels_last)
-        return flat
-
-    def use_channels_last(self, on: bool = True) -> RolloutVAE:
-        """Keep conv weights and activations in NHWC layout (faster on CPU)."""
-        self._channels_last = on and self.is_image
-        if self._channels_last:
-            self.to(memory_format=torch.channels_last)
-        return self
-
     # -- inference ----------------------------------------------------------------------
     def _posteriors(self, x: torch.Tensor, sample: bool) -> tuple[Gaussian, Gaussian, torch.Tensor]:
         """q(f | x_1:T), q(z | x_1:T, f) (B, z_dim) and the f that q(z) was given (a
         sample of q(f) with ``sample``, else its mean)."""
-        if x.dim() != 2 + len(self.frame_shape) or tuple(x.shape[2:]) != self.frame_shape:
-            raise ValueError(
-                f"expected input of shape (B, T, {', '.join(map(str, self.frame_shape))}), "
-                f"got {tuple(x.shape)}"
-            )
-        b, t = x.shape[:2]
-        h = None
-        if hasattr(self, "frame_encoder"):
-            h = self.frame_encoder(self._frames_in(x)).view(b, t, -1)
+        self._check_input(x)
+        h = self.frame_features(x) if hasattr(self, "frame_encoder") else None
         seen = x if self.static_encoder.reads == "pixels" else h
         q_f = self.static_encoder(self.static_view(seen, self.training))
         f = q_f.rsample() if sample else q_f.mean
@@ -162,23 +126,9 @@ class RolloutVAE(SequentialVAE):
     ) -> LossTerms:
         """-log p(x | z, f) (its decoded frames scaled by T / k), KL of f and KL of the one
         z against N(0, I), per sequence."""
-        scale = 1.0
-        if out.frames is not None:
-            t, k = x.shape[1], out.frames.shape[1]
-            x = take_frames(x, out.frames)
-            weight = None if weight is None else take_frames(weight, out.frames)
-            scale = t / k
-        recon = self.likelihood.nll(x, out.x_param, self.log_sigma, weight) * scale
+        recon = self.frames_nll(x, out, weight)
         q_z = Gaussian(out.q_z.mean[:, 0], out.q_z.logvar[:, 0])  # the same at every step
         return LossTerms(recon=recon, kl_f=out.q_f.kl(), kl_z=q_z.kl())
-
-    def decoded_frames(self, b: int, t: int, device: torch.device) -> torch.Tensor | None:
-        """(B, k) random frame indices per sequence in time order (training with
-        ``decode_frames`` = k), or None (all frames; always in eval mode)."""
-        k = self.cfg.decode_frames
-        if not self.training or k <= 0 or k >= t:
-            return None
-        return torch.rand(b, t, device=device).argsort(1)[:, :k].sort(1).values
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> Encoding:
@@ -193,34 +143,10 @@ class RolloutVAE(SequentialVAE):
         )
 
     # -- generation ---------------------------------------------------------------------
-    def decode_param(self, f: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
-        """(f, h_1:T) -> parameters of p(x_t | h_t, f): (B, T, *frame)."""
-        b, t = states.shape[:2]
-        fh = torch.cat([f.unsqueeze(1).expand(-1, t, -1), states], dim=-1).reshape(b * t, -1)
-        out = self.decoder(fh).float()  # float32 also under bfloat16 autocast (the likelihood)
-        if self._mean_link:
-            out = MEAN_ACTIVATIONS[self.cfg.mean_activation](out)
-        return out.reshape(b, t, *out.shape[1:])
-
-    @property
-    def _mean_link(self) -> bool:
-        """Whether the decoder output goes through ``mean_activation`` to give pixel means."""
-        return (
-            self.is_image and self.cfg.likelihood != "bernoulli" and not self.decoder.outputs_mean
-        )
-
     @torch.no_grad()
     def decode(self, f: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """The mean of p(x_1:T | z, f), rolled out for z.shape[1] steps from z[:, 0]."""
-        out = self.likelihood.mean(self.decode_param(f, self.rollout(z[:, 0], z.shape[1])))
-        if self._mean_link and self.cfg.mean_activation != "sigmoid":
-            out = out.clamp(0, 1)
-        return out.contiguous()
-
-    @torch.no_grad()
-    def sample_f(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """f ~ p(f) = N(0, I): (n, f_dim)."""
-        return torch.randn(n, self.f_dim, generator=generator)
+        return self.frame_mean(self.decode_param(f, self.rollout(z[:, 0], z.shape[1])))
 
     @torch.no_grad()
     def sample_z(

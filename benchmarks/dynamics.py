@@ -30,11 +30,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from benchlib.calibrate import time_steps
+from benchlib.budgeted import train_on_budget
 from benchlib.clock import MONOTONIC, Clock
 from benchlib.inputs import bench_config, ensure_data
 from benchlib.machine import machine_record
-from benchlib.plan import plan_steps, run_training, warm_imports
+from benchlib.plan import warm_imports
 from benchlib.runargs import add_run_arguments, check_run_arguments, run_paths
 
 from dsae.config import load_config
@@ -98,26 +98,14 @@ def benchmark(args: argparse.Namespace, data_dir: Path, run_dir: Path, clock: Cl
     cfg = bench_config(args.config, args.overrides, data_dir)
     set_threads(cfg.train.threads)
     warm_imports()
-    budget_s = round(60.0 * args.budget_minutes, 6)
 
     _say(f"[1/5] data: {data_dir}")
     data = ensure_data(cfg, data_dir, None, progress)
     n_train = len(load_split(data_dir, "train"))
     batch = min(cfg.train.batch_size, n_train)
-    _say(f"[2/5] calibration: {args.calib_steps} steps")
-    calib = time_steps(cfg, args.calib_steps, batch, clock)
-    plan = plan_steps(
-        budget_s, cfg.train.max_steps, calib["step_s"], calib["overhead_s"], calib["finish_s"]
+    calib, plan, train_cfg, training = train_on_budget(
+        args, cfg, data_dir, run_dir, batch, clock, _say, ("[2/5]", "[3/5]")
     )
-    train_cfg = bench_config(
-        args.config, args.overrides, data_dir, (f"train.progress={str(progress).lower()}",)
-    )
-    _say(f"[3/5] training: a schedule fitted to {budget_s:.0f} s -> {run_dir}")
-    training = run_training(
-        train_cfg, run_dir, plan["budget_s"], plan["watchdog_reserve_s"], progress,
-        end_reserve_s=plan["end_reserve_s"], fit_schedule=True, clock=clock,
-    )  # fmt: skip
-    training["peak_rss_mb"] = training["vm_hwm_mb"] or training["ru_maxrss_mb"]
     curve, t_impute = None, 0.0
     if (run_dir / CHECKPOINT_FILE).is_file():
         _say(f"[4/5] imputation: {args.sequences} test sequences, {args.samples} samples")

@@ -30,11 +30,11 @@ import sys
 import time
 from pathlib import Path
 
-from benchlib.calibrate import time_steps
+from benchlib.budgeted import train_on_budget
 from benchlib.clock import MONOTONIC, Clock
 from benchlib.inputs import bench_config, ensure_data, ensure_judge
 from benchlib.machine import machine_record
-from benchlib.plan import plan_steps, run_training, warm_imports
+from benchlib.plan import warm_imports
 from benchlib.runargs import add_run_arguments, check_run_arguments, run_paths
 from benchlib.speech_targets import speech_targets
 from benchlib.targets import format_targets
@@ -84,7 +84,6 @@ def benchmark(
     cfg = bench_config(args.config, args.overrides, data_dir)
     set_threads(cfg.train.threads)
     warm_imports()
-    budget_s = round(60.0 * args.budget_minutes, 6)
 
     _say(f"[1/7] data: {data_dir}")
     data = ensure_data(cfg, data_dir, args.source, progress)
@@ -99,26 +98,9 @@ def benchmark(
     unseen = not test_speakers <= set(train_split.static[:, 0].tolist())
     batch = min(cfg.train.batch_size, n_train)
 
-    _say(f"[3/7] calibration: {args.calib_steps} steps")
-    calib = time_steps(cfg, args.calib_steps, batch, clock)
-    plan = plan_steps(
-        budget_s, cfg.train.max_steps, calib["step_s"], calib["overhead_s"], calib["finish_s"]
+    calib, plan, train_cfg, training = train_on_budget(
+        args, cfg, data_dir, run_dir, batch, clock, _say, ("[3/7]", "[4/7]")
     )
-    train_cfg = bench_config(
-        args.config, args.overrides, data_dir, (f"train.progress={str(progress).lower()}",)
-    )
-    _say(f"[4/7] training: a schedule fitted to {budget_s:.0f} s -> {run_dir}")
-    training = run_training(
-        train_cfg,
-        run_dir,
-        plan["budget_s"],
-        plan["watchdog_reserve_s"],
-        progress,
-        end_reserve_s=plan["end_reserve_s"],
-        fit_schedule=True,
-        clock=clock,
-    )
-    training["peak_rss_mb"] = training["vm_hwm_mb"] or training["ru_maxrss_mb"]
 
     metrics, conversion, t_eval, t_conv = None, None, 0.0, 0.0
     if (run_dir / CHECKPOINT_FILE).is_file():

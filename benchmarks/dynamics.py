@@ -76,7 +76,7 @@ def impute_test(
     loaded = load_run(run_dir)
     split = load_split(data_dir, "test")
     n = min(sequences, len(split))
-    positions = getattr(split, "states", {}).get("position")
+    positions = split.states.get("position")
     missing = default_missing(split.meta.seq_len)
     curve = imputation_curve(
         loaded.model, split.x[:n], loaded.meta.modality, missing, samples=samples, seed=seed,

@@ -138,7 +138,7 @@ def write_imputations(
     arrays = {k: np.asarray(v) for k, v in arrays.items()}
     arrays["index"] = idx
     arrays["observed"] = np.asarray(observed)
-    positions = getattr(s, "states", {}).get("position")
+    positions = s.states.get("position")
     if positions is not None:
         arrays["position"] = positions[idx]
     summary = {"run": str(Path(run).resolve()), "split": split, "seed": seed,

@@ -45,7 +45,7 @@ def imputation_protocol(
     if seq_len < 2:
         raise DsaeError(f"imputation needs sequences of at least 2 frames, got {seq_len}")
     n = min(max_sequences, len(split))
-    positions = (getattr(split, "states", None) or {}).get("position")
+    positions = split.states.get("position")
     out = imputation_curve(
         model,
         split.x[:n],

@@ -146,6 +146,10 @@ class TrainConfig:
     log_every: int = 25
     ckpt_every: int = 500
     progress: bool = True
+    # a fresh run takes the weights under these name prefixes (all that fit if empty) from
+    # another run's checkpoint (its directory or checkpoint.pt); "" starts from scratch
+    init_from: str = ""
+    init_params: list[str] = field(default_factory=list)
 
 
 @dataclass

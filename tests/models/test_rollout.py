@@ -207,11 +207,16 @@ def test_balls_configs_train_from_the_cli_and_impute(tmp_path, config):
     data = _stand_in_balls(tmp_path / "squares")
     path = REPO / "configs" / f"{config}.yaml"
     assert load_config(path).data.name == "balls"
+    common = ("--no-progress", "--set", f"data.root={data}", "--set", "train.max_steps=3")
     run = tmp_path / "run"
-    dsae(
-        "train", str(path), "--out", str(run), "--no-progress",
-        "--set", f"data.root={data}", "--set", "train.max_steps=3",
-    )  # fmt: skip
+    if config == "balls_dsae":
+        dsae("train", str(path), "--out", str(run), *common)
+    else:  # the baselines start from a DSAE run's frame networks
+        dsae("train", str(REPO / "configs" / "balls_dsae.yaml"), "--out", str(tmp_path / "d"),
+             *common)  # fmt: skip
+        dsae("train", str(path), "--out", str(run), *common,
+             "--set", f"train.init_from={tmp_path / 'd'}")  # fmt: skip
+        assert load_run(run).config.train.init_from == str(tmp_path / "d")
     loaded = load_run(run)
     assert loaded.model.name == load_config(path).model.name
     x = loaded.meta.modality.to_tensor(moving_squares(2, 10, 3)[..., None] * np.uint8(255))

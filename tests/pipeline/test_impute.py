@@ -85,7 +85,8 @@ def test_impute_refuses_a_missing_run(tmp_path, capsys):
 
 @pytest.mark.parametrize("config", ["balls_lstm_f.yaml", "balls_lstm_c.yaml"])
 def test_deterministic_models_impute_and_evaluate(config, balls_dir, tmp_path):
-    run = _train(config, balls_dir, tmp_path / "run", ("model.z_dim=8", "model.rollout_dim=16"))
+    small = ("model.z_dim=8", "model.rollout_dim=16", "train.init_from=''")  # from scratch
+    run = _train(config, balls_dir, tmp_path / "run", small)
     assert main(["impute", str(run), "--observed", "5", "--out", str(tmp_path / "imp"),
                  "--n", "2", "--samples", "2"]) == 0  # fmt: skip
     with np.load(tmp_path / "imp" / "imputation.npz") as z:

@@ -32,6 +32,7 @@ from dsae.train.extras import MIPenalty, WeightAverage
 from dsae.train.precision import autocast_context, resolve_autocast
 from dsae.train.runs import CONFIG_FILE, METRICS_FILE, make_model, prepare_data
 from dsae.train.schedule import Deadline, lr_lambda
+from dsae.train.warm_start import read_init, warm_start
 from dsae.utils import keep_heap_memory, seed_everything, set_threads
 
 
@@ -142,6 +143,7 @@ def train(
     ckpt_path = run / CHECKPOINT_FILE
     autocast = resolve_autocast(cfg.train.autocast)  # once, and before any work
     state = _resume_state(cfg, ckpt_path, resume)
+    init = read_init(cfg.train.init_from) if cfg.train.init_from and state is None else None
 
     set_threads(cfg.train.threads)
     keep_heap_memory(cfg.train.heap_keep_mb)
@@ -151,6 +153,8 @@ def train(
     frames = meta.modality  # stored frames -> model inputs
     split = load_split(data_dir, "train")
     model = make_model(cfg, meta)
+    if init is not None:
+        warm_start(model, init, cfg.train.init_params)
     mi = None
     if cfg.objective.mi_weight > 0:
         mi = MIPenalty(cfg.objective, cfg.model.f_dim, cfg.model.z_dim)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,8 @@ from dsae.config import Config
 from dsae.data.base import DatasetMeta, SequenceSplit, write_dataset_dir
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+# the shared data beside the repository; DSAE_SHARED points elsewhere (e.g. from a worktree)
+SHARED = Path(os.environ.get("DSAE_SHARED") or REPO.parent / "shared")
 
 torch.set_num_threads(2)
 

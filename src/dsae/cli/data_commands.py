@@ -31,7 +31,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     b = dsub.add_parser("build", help="build a dataset cache (meta.json, train.npz, test.npz)")
     b.add_argument(
         "name",
-        choices=["sprites", "fsdd", "voices", "toy_sprites", "toy", "balls"],
+        choices=["sprites", "fsdd", "voices", "toy_sprites", "toy", "balls", "digits", "fashion"],
         help="which dataset",
     )
     b.add_argument("--out", required=True, help="output directory")
@@ -40,22 +40,28 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="sprites, fsdd: local folder or base URL of the repository's files (default: "
         "the public repository at its pinned commit); every file is checked against its "
-        "recorded SHA-256",
+        "recorded SHA-256. digits, fashion: local folder of the t10k IDX files (digits: "
+        "required, e.g. ../shared/data/mnist; fashion default: "
+        "/usr/share/datasets/fashion-mnist)",
     )
     b.add_argument(
         "--n-train",
         type=int,
         default=None,
-        help="toy, balls: training sequences (default: toy 3000, balls 4000)",
+        help="toy, balls, digits, fashion: training sequences (default: toy 3000, balls "
+        "4000, digits and fashion 6000)",
     )
     b.add_argument(
         "--n-test",
         type=int,
         default=None,
-        help="toy, balls: test sequences (default: toy 600, balls 1000)",
+        help="toy, balls, digits, fashion: test sequences (default: toy 600, balls 1000, "
+        "digits and fashion 1000)",
     )
     b.add_argument("--image-size", type=int, default=64, help="toy: frame size")
-    b.add_argument("--seed", type=int, default=0, help="toy, balls: generator seed")
+    b.add_argument(
+        "--seed", type=int, default=0, help="toy, balls, digits, fashion: generator seed"
+    )
     b.add_argument(
         "--shape",
         choices=["ball", "square"],

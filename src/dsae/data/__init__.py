@@ -1,5 +1,6 @@
 """Datasets: the common interface (``base``), one module per dataset (``balls``: a ball
-bouncing in a polygon, simulated with pymunk), the importer of one's own sequences
+bouncing in a polygon, simulated with pymunk; ``digits``: MNIST and Fashion-MNIST sequences
+of one class with measured style, ``ink_style``), the importer of one's own sequences
 (``importer``), and speech features (``audio``, ``speech``)."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dsae.data.base import (
     to_float,
     write_dataset_dir,
 )
+from dsae.data.digits import build_digits
 from dsae.data.fsdd import build_fsdd
 from dsae.data.importer import import_sequences
 from dsae.data.sprites import build_sprites
@@ -52,6 +54,18 @@ def _build_balls(out: Path, **kw) -> Path:
     )
 
 
+def _build_digits(out: Path, variant: str = "digits", **kw) -> Path:
+    return build_digits(
+        out,
+        variant=variant,
+        source=kw.get("source"),
+        n_train=_arg(kw, "n_train", 6000),
+        n_test=_arg(kw, "n_test", 1000),
+        seed=_arg(kw, "seed", 0),
+        progress=_arg(kw, "progress", True),
+    )
+
+
 def _build_sprites(out: Path, **kw) -> Path:
     return build_sprites(out, source=kw.get("source"), progress=kw.get("progress", True))
 
@@ -74,6 +88,8 @@ def _build_voices(out: Path, **kw) -> Path:
 BUILDERS: dict[str, Callable[..., Path]] = {
     "toy_sprites": _build_toy,
     "balls": _build_balls,
+    "digits": _build_digits,
+    "fashion": lambda out, **kw: _build_digits(out, "fashion", **kw),
     "sprites": _build_sprites,
     "fsdd": _build_fsdd,
     "voices": _build_voices,

@@ -118,6 +118,25 @@ class ObjectiveConfig:
     # optional: pixels on a colour edge (and thin outlines) weigh 1 + edge_weight in the
     # image likelihood (dsae.objectives.elbo.edge_mask); 0 disables
     edge_weight: float = 0.0
+    # optional: capacity annealing (Burgess et al. 2018, dsae.objectives.capacity): with
+    # capacity_gamma > 0 each KL term pays gamma |KL - C| in place of beta KL (beta and the
+    # KL warm-up then do not apply), C rising linearly from 0 to its target (nats per
+    # sequence, batch mean) over capacity_steps steps; a target of 0 holds KL near 0
+    capacity_gamma: float = 0.0  # 0 disables (beta_f, beta_z apply)
+    capacity_f: float = 0.0  # target C of KL(q(f | x) || p(f))
+    capacity_z: float = 0.0  # target C of the KL of z_1:T (summed over frames)
+    capacity_steps: int = 0  # steps of the linear rise (0: the target from the first step)
+    # optional: FactorVAE's total correlation (Kim & Mnih 2018, dsae.objectives.factor_tc) of
+    # the per-frame joint code [f, z_t], estimated by a discriminator with its own Adam
+    tc_weight: float = 0.0  # 0 disables; the model pays w times the estimate summed over T
+    tc_hidden: int = 256  # width of the discriminator's MLP
+    tc_lr: float = 1e-4  # the discriminator's Adam step (betas 0.5, 0.9)
+    # optional: DIP-VAE (Kumar et al. 2018, dsae.objectives.dip): match the covariance of
+    # q(f) over the batch and of q(z_t) over batch and frames to the identity (the paper's
+    # weights: 10 and 100 for i; lambda_d = lambda_od for ii); added once per batch
+    dip: str = "none"  # none, i (covariance of the means) or ii (E[Sigma] + Cov[mu])
+    dip_lambda_od: float = 10.0  # weight of the squared off-diagonal entries
+    dip_lambda_d: float = 100.0  # weight of the squared diagonal entries minus 1
 
 
 @dataclass

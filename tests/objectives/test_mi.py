@@ -74,25 +74,39 @@ def test_penalty_through_f_alone_leaves_z_untouched_and_keeps_its_value():
         mi_terms(critic, f, z, through="z")
 
 
-def test_training_with_the_critic_logs_it_and_resumes_exactly(tmp_path, tiny_config):
+@pytest.mark.parametrize("tc_weight", [0.0, 1.0], ids=["mi", "mi_and_tc"])
+def test_training_with_the_critic_logs_it_and_resumes_exactly(tmp_path, tiny_config, tc_weight):
     from dsae.train import train
     from dsae.train.checkpoint import load_checkpoint
 
-    cfg = dataclasses.replace(
-        tiny_config, objective=dataclasses.replace(tiny_config.objective, mi_weight=2.0)
+    objective = dataclasses.replace(
+        tiny_config.objective, mi_weight=2.0, tc_weight=tc_weight, tc_hidden=16, tc_lr=1e-3
     )
+    cfg = dataclasses.replace(tiny_config, objective=objective)
     train(cfg, tmp_path / "whole")
     train(cfg, tmp_path / "parts", stop_at=7)
     train(cfg, tmp_path / "parts", resume=True)
     a, b = load_checkpoint(tmp_path / "whole"), load_checkpoint(tmp_path / "parts")
-    for part in ("model", "critic"):
+    parts = ("model", "critic", "tc_disc") if tc_weight > 0 else ("model", "critic")
+    for part in parts:
         assert a[part].keys() == b[part].keys()
         for k in a[part]:
             assert torch.equal(a[part][k], b[part][k]), (part, k)
+    if tc_weight > 0:  # the discriminator's own Adam state resumes too
+        sa, sb = a["tc_optimizer"]["state"], b["tc_optimizer"]["state"]
+        assert sa.keys() == sb.keys() and len(sa) > 0
+        for i in sa:
+            for k in ("exp_avg", "exp_avg_sq", "step"):
+                assert torch.equal(sa[i][k], sb[i][k]), (i, k)
+        group = a["tc_optimizer"]["param_groups"][0]
+        assert group["betas"] == (0.5, 0.9) and group["lr"] == 1e-3 != cfg.train.lr
+    else:
+        assert "tc_disc" not in a and "tc_optimizer" not in a
     rec = [
         json.loads(x) for x in (tmp_path / "whole" / "metrics.jsonl").read_text().split("\n") if x
     ]
     assert all("mi" in r and "critic_loss" in r for r in rec)
+    assert all(("tc" in r) == (tc_weight > 0) for r in rec)
     plain = train(tiny_config, tmp_path / "plain")
     assert "critic" not in load_checkpoint(tmp_path / "plain") and "mi" not in plain.last
     bad = dataclasses.replace(cfg, objective=dataclasses.replace(cfg.objective, mi_weight=-1.0))

@@ -8,13 +8,14 @@ weighs them (beta_f, beta_z, a linear KL warm-up) and averages over the batch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
 from dsae.config import ObjectiveConfig
 from dsae.models.base import LossTerms, SequentialVAE, TrainPass
 from dsae.models.blocks import Gaussian
+from dsae.objectives.capacity import capacity, capacity_term
 from dsae.objectives.weights import pixel_weight
 
 
@@ -31,6 +32,7 @@ class ElboTerms:
     kl_z: torch.Tensor  # KL of z_1:T, batch mean
     beta_f: float
     beta_z: float
+    extra: dict[str, float] = field(default_factory=dict)  # logged as they are (capacity)
 
     @property
     def elbo(self) -> torch.Tensor:
@@ -46,6 +48,7 @@ class ElboTerms:
             "elbo": float(self.elbo.detach()),
             "beta_f": self.beta_f,
             "beta_z": self.beta_z,
+            **self.extra,
         }
 
 
@@ -57,10 +60,22 @@ def kl_weight(step: int, warmup_steps: int) -> float:
 
 
 def weigh(terms: LossTerms, cfg: ObjectiveConfig, step: int = 0) -> ElboTerms:
-    """The weighted negative ELBO of per-sequence terms, averaged over the batch."""
+    """The weighted negative ELBO of per-sequence terms, averaged over the batch.
+
+    With ``capacity_gamma > 0`` the KL terms pay gamma |KL - C(step)| instead (batch means,
+    dsae.objectives.capacity); beta_f and beta_z then log gamma, capacity_f and capacity_z
+    the current C.
+    """
+    recon, kl_f, kl_z = terms.recon.mean(), terms.kl_f.mean(), terms.kl_z.mean()
+    if cfg.capacity_gamma > 0:
+        g = cfg.capacity_gamma
+        c_f = capacity(step, cfg.capacity_f, cfg.capacity_steps)
+        c_z = capacity(step, cfg.capacity_z, cfg.capacity_steps)
+        loss = recon + capacity_term(kl_f, c_f, g) + capacity_term(kl_z, c_z, g)
+        extra = {"capacity_f": c_f, "capacity_z": c_z}
+        return ElboTerms(loss, recon, kl_f, kl_z, beta_f=g, beta_z=g, extra=extra)
     w = kl_weight(step, cfg.kl_warmup_steps)
     bf, bz = cfg.beta_f * w, cfg.beta_z * w
-    recon, kl_f, kl_z = terms.recon.mean(), terms.kl_f.mean(), terms.kl_z.mean()
     loss = recon + bf * kl_f + bz * kl_z
     return ElboTerms(loss=loss, recon=recon, kl_f=kl_f, kl_z=kl_z, beta_f=bf, beta_z=bz)
 

@@ -1,4 +1,5 @@
-"""Optional parts of a training step: a weight average and the I(f; z) critic."""
+"""Optional parts of a training step: a weight average, the I(f; z) critic, the total
+correlation discriminator and the DIP-VAE penalty."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import torch
 
 from dsae.config import ObjectiveConfig
 from dsae.errors import DsaeError
+from dsae.models.base import TrainPass
+from dsae.objectives.dip import dip_terms
+from dsae.objectives.factor_tc import TCDiscriminator, joint_codes, tc_terms
 from dsae.objectives.mi import MICritic, adapt_weight, mi_terms
 
 
@@ -76,3 +80,87 @@ class MIPenalty:
     def load(self, state: dict) -> None:
         self.critic.load_state_dict(state["critic"])
         self.weight = float(state.get("mi_weight", self.weight))
+
+
+class TCPenalty:
+    """tc_weight * TC([f, z_t]) by a discriminator with its own Adam (FactorVAE's lr and
+    betas (0.5, 0.9)); dsae.objectives.factor_tc."""
+
+    def __init__(self, cfg: ObjectiveConfig, f_dim: int, z_dim: int):
+        self.weight = cfg.tc_weight
+        self.disc = TCDiscriminator(f_dim + z_dim, cfg.tc_hidden)
+        self.opt = torch.optim.Adam(self.disc.parameters(), lr=cfg.tc_lr, betas=(0.5, 0.9))
+
+    def __call__(
+        self, f: torch.Tensor, z: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+        """The weighted penalty and the discriminator's loss (both to add to the loss, whose
+        backward pass then gives each side its own gradient) and what to log."""
+        self.opt.zero_grad(set_to_none=True)
+        tc = tc_terms(self.disc, joint_codes(f, z))
+        log = {"tc": float(tc.estimate), "tc_disc_loss": float(tc.disc_loss.detach())}
+        return self.weight * tc.penalty, tc.disc_loss, log
+
+    def step(self) -> None:
+        """The discriminator's step, after the backward pass."""
+        self.opt.step()
+
+    def state(self) -> dict:
+        return {"tc_disc": self.disc.state_dict(), "tc_optimizer": self.opt.state_dict()}
+
+    def load(self, state: dict) -> None:
+        if "tc_disc" not in state:
+            raise DsaeError("cannot resume: the checkpoint holds no total correlation critic")
+        self.disc.load_state_dict(state["tc_disc"])
+        self.opt.load_state_dict(state["tc_optimizer"])
+
+
+def dip_loss(out: TrainPass, cfg: ObjectiveConfig) -> tuple[torch.Tensor, dict[str, float]]:
+    """The DIP-VAE penalties of q(f) and q(z_t) (one each per batch) and what to log."""
+    pf, pz = dip_terms(out.q_f, out.q_z, cfg.dip, cfg.dip_lambda_od, cfg.dip_lambda_d)
+    return pf + pz, {"dip_f": float(pf.detach()), "dip_z": float(pz.detach())}
+
+
+class Regularisers:
+    """The optional penalties of a step on the codes: I(f; z_t), TC([f, z_t]) and DIP."""
+
+    def __init__(self, cfg: ObjectiveConfig, f_dim: int, z_dim: int):
+        self.cfg = cfg
+        self.mi = MIPenalty(cfg, f_dim, z_dim) if cfg.mi_weight > 0 else None
+        self.tc = TCPenalty(cfg, f_dim, z_dim) if cfg.tc_weight > 0 else None
+
+    def critic_params(self) -> list[torch.nn.Parameter]:
+        """Parameters the model's optimiser trains beside the model's (the MI critic's)."""
+        return list(self.mi.critic.parameters()) if self.mi is not None else []
+
+    def __call__(self, out: TrainPass) -> tuple[torch.Tensor | float, dict[str, float]]:
+        """What to add to the loss (penalties and critics' losses) and what to log."""
+        extra: torch.Tensor | float = 0.0
+        log: dict[str, float] = {}
+        for part in (self.mi, self.tc):
+            if part is not None:
+                penalty, own_loss, part_log = part(out.f, out.z)
+                extra = extra + penalty + own_loss
+                log.update(part_log)
+        if self.cfg.dip != "none":
+            penalty, part_log = dip_loss(out, self.cfg)
+            extra = extra + penalty
+            log.update(part_log)
+        return extra, log
+
+    def step(self) -> None:
+        """After the backward pass: the steps of parts with their own optimiser."""
+        if self.tc is not None:
+            self.tc.step()
+
+    def state(self) -> dict:
+        return {
+            **(self.mi.state() if self.mi is not None else {}),
+            **(self.tc.state() if self.tc is not None else {}),
+        }
+
+    def load(self, state: dict) -> None:
+        if self.mi is not None:
+            self.mi.load(state)
+        if self.tc is not None:
+            self.tc.load(state)

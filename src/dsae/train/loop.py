@@ -23,12 +23,13 @@ from dsae.config import Config
 from dsae.data import fingerprint, load_meta, load_split
 from dsae.data.modality import Modality
 from dsae.errors import DsaeError
+from dsae.objectives.dip import DIP_KINDS
 from dsae.objectives.elbo import elbo_terms
 from dsae.objectives.mi import MI_THROUGH
 from dsae.samplers import SAMPLERS_FILE, encode_split, fit_sampler, save_samplers, wants_sampler
 from dsae.train.batches import EpochSampler
 from dsae.train.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
-from dsae.train.extras import MIPenalty, WeightAverage
+from dsae.train.extras import Regularisers, WeightAverage
 from dsae.train.precision import autocast_context, resolve_autocast
 from dsae.train.runs import CONFIG_FILE, METRICS_FILE, make_model, prepare_data
 from dsae.train.schedule import Deadline, lr_lambda
@@ -69,6 +70,18 @@ def check_config(cfg: Config) -> None:
         raise DsaeError("objective.edge_weight needs model.likelihood gaussian or laplace")
     if o.mi_through not in MI_THROUGH:
         raise DsaeError(f"objective.mi_through must be one of {MI_THROUGH}, got {o.mi_through!r}")
+    nonnegative = ("capacity_gamma", "capacity_f", "capacity_z", "tc_weight")
+    for key in (*nonnegative, "dip_lambda_od", "dip_lambda_d"):
+        if getattr(o, key) < 0:
+            raise DsaeError(f"objective.{key} must be >= 0, got {getattr(o, key)}")
+    if o.capacity_steps < 0:
+        raise DsaeError(f"objective.capacity_steps must be >= 0, got {o.capacity_steps}")
+    if o.tc_weight > 0 and t.batch_size < 2:
+        raise DsaeError("objective.tc_weight needs train.batch_size >= 2 (permuted codes)")
+    if o.tc_weight > 0 and (o.tc_lr <= 0 or o.tc_hidden <= 0):
+        raise DsaeError("objective.tc_lr and objective.tc_hidden must be positive")
+    if o.dip not in DIP_KINDS:
+        raise DsaeError(f"objective.dip must be one of {DIP_KINDS}, got {o.dip!r}")
     if o.mi_target < 0:
         raise DsaeError(f"objective.mi_target must be >= 0, got {o.mi_target}")
     if o.mi_target > 0:
@@ -155,12 +168,8 @@ def train(
     model = make_model(cfg, meta)
     if init is not None:
         warm_start(model, init, cfg.train.init_params)
-    mi = None
-    if cfg.objective.mi_weight > 0:
-        mi = MIPenalty(cfg.objective, cfg.model.f_dim, cfg.model.z_dim)
-    params = [p for p in model.parameters() if p.requires_grad]
-    if mi is not None:
-        params += list(mi.critic.parameters())
+    extras = Regularisers(cfg.objective, cfg.model.f_dim, cfg.model.z_dim)
+    params = [p for p in model.parameters() if p.requires_grad] + extras.critic_params()
     opt = torch.optim.Adam(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
     horizon = cfg.train.max_steps  # the schedule's last step; refitted with fit_schedule
     if state is not None and "schedule_steps" in state:
@@ -172,8 +181,7 @@ def train(
         # a finished run with an average holds the averaged weights; training goes on from
         # the raw ones
         model.load_state_dict(state.get("model_raw", state["model"]))
-        if mi is not None:
-            mi.load(state)
+        extras.load(state)
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         step = int(state["step"])
@@ -199,7 +207,7 @@ def train(
             ckpt_path,
             {
                 "model": model.state_dict() if weights is None else weights,
-                **(mi.state() if mi is not None else {}),
+                **extras.state(),
                 **({"ema": ema.state_dict()} if ema is not None else {}),
                 **({"model_raw": model_raw} if model_raw is not None else {}),
                 "optimizer": opt.state_dict(),
@@ -242,17 +250,15 @@ def train(
                         f"training diverged at step {step} (loss is {float(terms.loss)}): "
                         "lower train.lr or raise model.sigma_x"
                     )
-                loss = terms.loss
-                mi_log: dict[str, float] = {}
-                if mi is not None:
-                    with autocast_context(autocast):
-                        penalty, critic_loss, mi_log = mi(out.f, out.z)
-                    loss = loss + penalty + critic_loss
+                with autocast_context(autocast):
+                    penalties, extras_log = extras(out)
+                loss = terms.loss + penalties
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 if cfg.train.grad_clip > 0:
                     torch.nn.utils.clip_grad_norm_(params, cfg.train.grad_clip)
                 opt.step()
+                extras.step()
                 sched.step()
                 if ema is not None:
                     ema.update(step)
@@ -263,7 +269,7 @@ def train(
                 bar.total = horizon
                 if step % cfg.train.log_every == 0 or step == horizon:
                     now = time.perf_counter()
-                    last = {**terms.as_floats(), **mi_log}
+                    last = {**terms.as_floats(), **extras_log}
                     rec = {
                         "step": step,
                         **{k: round(v, 6) for k, v in last.items()},

@@ -43,11 +43,14 @@ def results(benchlib_path, tmp_path_factory) -> dict[str, dict]:
     out = {}
     for name, extra in FAMILIES.items():
         config = root / f"balls_{name}.yaml"
+        # the baselines start from the stochastic run's frame networks, as configs/ does
+        warm = {} if name == "dsae" else {"init_from": str(root / "run_dsae"),
+                                          "init_params": ["frame_encoder", "decoder.deconvs"]}  # fmt: skip
         config.write_text(yaml.safe_dump({
             "data": {"name": "balls", "root": str(data), "build_if_missing": False},
             "model": {"name": name, **TINY, **extra},
             "train": {"batch_size": 8, "log_every": 5, "ckpt_every": 1000,
-                      "lr_warmup_steps": 2, "threads": 1, "max_steps": 100000},
+                      "lr_warmup_steps": 2, "threads": 1, "max_steps": 100000, **warm},
         }))  # fmt: skip
         path = root / f"dynamics-{name}.json"
         args = [
@@ -102,6 +105,19 @@ def test_the_order_target_needs_every_seed_below_every_other(results, benchlib_p
     assert not t["met"] and not any(ok for *_, ok in t["rows"])
     # without the deterministic models there is nothing to compare with
     assert not page.order_target(page.by_model(low), "sampled.wrong_missing")["met"]
+
+
+def test_a_warm_started_run_counts_the_time_of_the_run_it_starts_from(results, benchlib_path):
+    page = importlib.import_module("benchlib.dynamics_page")
+    runs = list(results.values())
+    own = {m: r["training"]["wall_time_s"] for m, r in results.items()}
+    assert page.source_run(results["lstm_c"], runs) is results["dsae"]
+    assert page.source_run(results["dsae"], runs) is None
+    assert page.total_wall(results["lstm_c"], runs) == pytest.approx(own["lstm_c"] + own["dsae"])
+    assert page.total_wall(results["dsae"], runs) == own["dsae"]
+    assert page.total_wall(results["lstm_f"], [results["lstm_f"]]) is None  # source unknown
+    text = "\n".join(page.dynamics_section(runs))
+    assert "stochastic run of its seed (frame_encoder, decoder.deconvs)" in text
 
 
 def test_the_results_page_and_figures_show_the_runs(results, tmp_path):

@@ -115,6 +115,17 @@ class ConvFrameEncoder(nn.Module):
         return self.fc(self.convs(x))
 
 
+def mlp(in_dim: int, hidden: int, out_dim: int) -> nn.Sequential:
+    """in -> hidden -> hidden -> out: linear layers with LeakyReLU(0.2) between them."""
+    return nn.Sequential(
+        nn.Linear(in_dim, hidden),
+        nn.LeakyReLU(0.2),
+        nn.Linear(hidden, hidden),
+        nn.LeakyReLU(0.2),
+        nn.Linear(hidden, out_dim),
+    )
+
+
 class MLPFrameEncoder(nn.Module):
     """x_t -> h_t for vector frames (e.g. spectra)."""
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dsae.models.blocks import conv_out_size, norm2d
+from dsae.models.blocks import conv_out_size, mlp, norm2d
 
 
 class ConvFrameDecoder(nn.Module):
@@ -153,13 +153,7 @@ class MLPFrameDecoder(nn.Module):
 
     def __init__(self, in_dim: int, hidden: int, out_dim: int):
         super().__init__()
-        self.net = nn.Sequential(
-            nn.Linear(in_dim, hidden),
-            nn.LeakyReLU(0.2),
-            nn.Linear(hidden, hidden),
-            nn.LeakyReLU(0.2),
-            nn.Linear(hidden, out_dim),
-        )
+        self.net = mlp(in_dim, hidden, out_dim)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         return self.net(h)

@@ -23,19 +23,15 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
+from dsae.models.blocks import mlp
+
 
 class TCDiscriminator(nn.Module):
     """D(c) ~ log q(c) / prod_j q(c_j): an MLP logit on the joint code."""
 
     def __init__(self, dim: int, hidden: int):
         super().__init__()
-        self.net = nn.Sequential(
-            nn.Linear(dim, hidden),
-            nn.LeakyReLU(0.2),
-            nn.Linear(hidden, hidden),
-            nn.LeakyReLU(0.2),
-            nn.Linear(hidden, 1),
-        )
+        self.net = mlp(dim, hidden, 1)
 
     def forward(self, c: torch.Tensor) -> torch.Tensor:
         """c (..., dim) -> logits (...)."""

@@ -17,19 +17,15 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
+from dsae.models.blocks import mlp
+
 
 class MICritic(nn.Module):
     """T(f, z_t) ~ log q(f, z_t) / (q(f) q(z_t)): an MLP on [f, z_t]."""
 
     def __init__(self, f_dim: int, z_dim: int, hidden: int):
         super().__init__()
-        self.net = nn.Sequential(
-            nn.Linear(f_dim + z_dim, hidden),
-            nn.LeakyReLU(0.2),
-            nn.Linear(hidden, hidden),
-            nn.LeakyReLU(0.2),
-            nn.Linear(hidden, 1),
-        )
+        self.net = mlp(f_dim + z_dim, hidden, 1)
 
     def forward(self, f: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """f (B, f_dim), z (B, T, z_dim) -> logits (B, T)."""

@@ -53,6 +53,8 @@ class ModelConfig:
     mlp_hidden: int = 256  # hidden width of the mlp frame networks
     norm: str = "none"  # none, batch, group: normalisation inside the conv stacks
     rollout_dim: int = 512  # lstm_f, lstm_c: the state h_t of the deterministic rollout
+    # dvrnn: q(z_t | x_t, h_{t-1}, f) with f in the recurrence (full) or without f (factorized)
+    dvrnn_posterior: str = "full"
     # optional inductive biases; the defaults give the plain model of Li & Mandt (2018)
     # q(f | x): lstm (bi-LSTM read at both ends), mean (frame average), palette (colours seen)
     static_encoder: str = "lstm"

@@ -34,6 +34,13 @@ CASES = [  # (model name, config overrides, frame shape)
     ("dsae", {"likelihood": "bernoulli", "static_frames": 2, "decode_frames": 2}, IMAGE),
     ("lstm_f", {"rollout_dim": 12}, IMAGE),
     ("lstm_c", {"rollout_dim": 12, "frame_net": "mlp", "likelihood": "laplace"}, VECTOR),
+    ("dvrnn", {}, IMAGE),
+    ("dvrnn", {"likelihood": "bernoulli", "decode_frames": 2, "static_encoder": "mean"}, IMAGE),
+    (
+        "dvrnn",
+        {"dvrnn_posterior": "factorized", "frame_net": "mlp", "likelihood": "laplace"},
+        VECTOR,
+    ),
     ("lstm_decoder", {}, IMAGE),
     ("lstm_decoder_seq", {}, VECTOR),
 ]

@@ -6,9 +6,15 @@ from dsae.config import ModelConfig
 from dsae.errors import DsaeError
 from dsae.models.base import Encoding, LossTerms, SequentialVAE, TrainPass
 from dsae.models.dsae import DSAE
+from dsae.models.dvrnn import DisentangledVRNN
 from dsae.models.rollout import LSTMc, LSTMf, RolloutVAE
 
-MODELS: dict[str, type[SequentialVAE]] = {"dsae": DSAE, "lstm_f": LSTMf, "lstm_c": LSTMc}
+MODELS: dict[str, type[SequentialVAE]] = {
+    "dsae": DSAE,
+    "lstm_f": LSTMf,
+    "lstm_c": LSTMc,
+    "dvrnn": DisentangledVRNN,
+}
 
 
 def build_model(cfg: ModelConfig, frame_shape: tuple[int, ...]) -> SequentialVAE:
@@ -20,6 +26,7 @@ def build_model(cfg: ModelConfig, frame_shape: tuple[int, ...]) -> SequentialVAE
 
 __all__ = [
     "DSAE",
+    "DisentangledVRNN",
     "MODELS",
     "Encoding",
     "LSTMc",

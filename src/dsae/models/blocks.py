@@ -126,17 +126,19 @@ def mlp(in_dim: int, hidden: int, out_dim: int) -> nn.Sequential:
     )
 
 
+def mlp_features(in_dim: int, hidden: int, out_dim: int) -> nn.Sequential:
+    """in -> hidden -> out, each linear layer followed by LeakyReLU(0.2): features."""
+    return nn.Sequential(
+        nn.Linear(in_dim, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, out_dim), nn.LeakyReLU(0.2)
+    )
+
+
 class MLPFrameEncoder(nn.Module):
     """x_t -> h_t for vector frames (e.g. spectra)."""
 
     def __init__(self, in_dim: int, hidden: int, out_dim: int):
         super().__init__()
-        self.net = nn.Sequential(
-            nn.Linear(in_dim, hidden),
-            nn.LeakyReLU(0.2),
-            nn.Linear(hidden, out_dim),
-            nn.LeakyReLU(0.2),
-        )
+        self.net = mlp_features(in_dim, hidden, out_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)

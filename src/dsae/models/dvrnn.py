@@ -38,7 +38,7 @@ from torch import nn
 
 from dsae.config import ModelConfig
 from dsae.models.base import Encoding, LossTerms, TrainPass, take_frames
-from dsae.models.blocks import Gaussian, GaussianHead
+from dsae.models.blocks import Gaussian, GaussianHead, mlp_features
 from dsae.models.frame_nets import build_decoder, frame_net
 from dsae.models.framed import FramedVAE, check_output, log_scale
 from dsae.models.likelihoods import LIKELIHOODS
@@ -47,19 +47,12 @@ from dsae.models.views import FrameSubset, build_static_reader
 POSTERIORS = ("full", "factorized")
 
 
-def mlp(in_dim: int, hidden: int) -> nn.Sequential:
-    """Two LeakyReLU layers: in_dim -> hidden -> hidden."""
-    return nn.Sequential(
-        nn.Linear(in_dim, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, hidden), nn.LeakyReLU(0.2)
-    )
-
-
 class GaussianMLP(nn.Module):
     """An MLP then a Gaussian head: psi_prior(h_{t-1}) or psi_q(phi_x(x_t), h_{t-1}, f?)."""
 
     def __init__(self, in_dim: int, hidden: int, out_dim: int):
         super().__init__()
-        self.net = mlp(in_dim, hidden)
+        self.net = mlp_features(in_dim, hidden, hidden)
         self.head = GaussianHead(hidden, out_dim)
 
     def forward(self, *parts: torch.Tensor) -> Gaussian:
@@ -90,7 +83,7 @@ class DisentangledVRNN(FramedVAE):
         self.frame_encoder = nets.encoder(cfg, self.frame_shape)  # phi_x
         self.static_view = FrameSubset(cfg.static_frames)
         self.static_encoder = build_static_reader(cfg, self.frame_shape)
-        self.phi_z = mlp(cfg.z_dim, hid)
+        self.phi_z = mlp_features(cfg.z_dim, hid, hid)
         self.cell = nn.GRUCell(cfg.frame_dim + hid + f_in, hid)  # h_t
         self.prior = GaussianMLP(hid, hid, cfg.z_dim)  # p(z_t | h_{t-1})
         self.posterior = GaussianMLP(cfg.frame_dim + hid + f_in, hid, cfg.z_dim)

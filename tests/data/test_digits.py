@@ -15,7 +15,7 @@ from conftest import SHARED
 
 from dsae.cli.main import build_parser, main
 from dsae.data import BUILDERS
-from dsae.data.base import load_split
+from dsae.data.base import DatasetMeta, load_split
 from dsae.data.digits import (
     FASHION_SOURCE,
     IMAGES_FILE,
@@ -24,9 +24,11 @@ from dsae.data.digits import (
     SEQ_LEN,
     build_digits,
     draw_sequences,
+    measure_frames,
     read_idx,
 )
 from dsae.data.ink_style import extent, measure_style, skeleton, slant, thickness
+from dsae.data.measures import MEASURES, frame_measure, measured_states
 from dsae.errors import DsaeError
 
 MNIST = SHARED / "data" / "mnist"
@@ -79,6 +81,23 @@ def test_skeleton_is_one_pixel_wide_and_style_of_blank_is_zero():
     box[5:17, 8:12] = 200
     width, height = extent(box)
     assert (width, height) == (4.0, 12.0)
+
+
+def test_the_measure_of_stored_frames_and_which_datasets_have_one():
+    shears = (-0.4, 0.0, 0.25, 0.5)
+    frames = np.stack([_bar(3, s) for s in shears])[None, :, :, :, None]  # (1, T, H, W, 1)
+    out = measure_frames(frames)
+    assert set(out) == {"slant", "thickness", "width", "height"}
+    assert all(v.shape == (1, len(shears)) for v in out.values())
+    assert np.allclose(out["slant"][0], shears, atol=0.03)
+    assert np.all(out["height"] == 24.0)
+    # several channels: their mean, so a grey frame measures as its one channel
+    assert np.allclose(measure_frames(np.repeat(frames, 3, axis=-1))["slant"], out["slant"])
+    assert set(MEASURES) == {"digits", "fashion"}
+    meta = DatasetMeta("digits", SEQ_LEN, (28, 28, 1), {"digit": 10}, {}, states=["slant", "x"])
+    assert frame_measure(meta).measure is measure_frames and measured_states(meta) == ["slant"]
+    toy = DatasetMeta("toy_sprites", 8, (64, 64, 3), {}, {}, states=["slant"])
+    assert frame_measure(toy) is None and measured_states(toy) == []
 
 
 def test_a_class_with_too_few_images_is_a_user_error():
@@ -149,9 +168,12 @@ def test_split_by_image_and_one_class_per_sequence(built):
         # one class per sequence, and it is the static label; no image twice in a sequence
         np.testing.assert_array_equal(labels[idx], np.repeat(split.static, SEQ_LEN, axis=1))
         assert all(len(set(row)) == SEQ_LEN for row in idx.tolist())
-        # the states are the measures of the frames; the labels their bins
+        # the states are the measures of the frames (as the dataset's measure gives them for
+        # generated frames); the labels their bins
         style = measure_style(split.x[..., 0])
-        for k, v in style.items():
+        measure = frame_measure(split.meta)
+        assert measured_states(split.meta) == ["slant", "thickness", "width", "height"]
+        for k, v in measure.measure(split.x).items():
             np.testing.assert_allclose(split.states[k][..., 0], v, rtol=1e-6, atol=1e-6)
         edges = split.meta.info["bins"]
         for k in ("slant", "thickness"):

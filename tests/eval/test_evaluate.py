@@ -24,10 +24,12 @@ from dsae.errors import DsaeError
 from dsae.eval import PROTOCOLS, evaluate, select_protocols
 from dsae.eval.text import format_generation, format_table1
 
-ALL = ["reconstruction", "table1", "generation", "swap", "trajectories", "latent", "verification",
-       "imputation"]  # fmt: skip
-LABELLED = ALL[:-1]  # imputation needs binary frames, which the coded data do not have
-SAMPLED = {"table1", "generation", "trajectories"}
+ALL = ["reconstruction", "table1", "generation", "style", "swap", "trajectories", "latent",
+       "verification", "imputation"]  # fmt: skip
+# imputation needs binary frames, style frames dsae can measure: the coded data have neither
+UNFIT = {"style", "imputation"}
+LABELLED = [n for n in ALL if n not in UNFIT]
+SAMPLED = {"table1", "generation", "style", "trajectories"}
 LAYOUT = {"data", "versions", "samplers", "compared_with_published", "judge", "skipped", "seeds",
           "timing"}  # fmt: skip
 
@@ -91,12 +93,12 @@ def test_per_frame_labels_run_everything():
     m = meta(dict(STATIC), {"action": 4})
     for frame_labels in (True, False):
         chosen, skipped = select_protocols(m, True, LabelCodec(), frame_labels=frame_labels)
-        assert chosen == LABELLED and set(skipped) == {"imputation"}
+        assert chosen == LABELLED and set(skipped) == UNFIT
 
 
 def test_a_model_that_cannot_sample_skips_the_sampling_protocols():
     chosen, skipped = select_protocols(meta(dict(STATIC), {"action": 4}), True, EncodeOnly())
-    assert set(skipped) == SAMPLED | {"imputation"} and "sample" in skipped["generation"]
+    assert set(skipped) == SAMPLED | UNFIT and "sample" in skipped["generation"]
     assert chosen == ["reconstruction", "swap", "latent", "verification"]
 
 
@@ -116,12 +118,12 @@ def test_evaluate_static_labels_only():
     assert set(out) == LAYOUT | {"reconstruction", "table1", "swap", "trajectories", "verification"}
     assert set(out["table1"]["learnt_prior"]) == {"static", "dynamic"}
     assert out["table1"]["learnt_prior"]["dynamic"] == {}
-    assert set(out["skipped"]) == {"generation", "latent", "imputation"}
+    assert set(out["skipped"]) == {"generation", "latent"} | UNFIT
 
 
 def test_evaluate_per_frame_labels():
     out = evaluate(LabelCodec(), labelled(per_frame=True), Oracle(), repeats=1)
-    assert out["data"]["frame_labels"] is True and set(out["skipped"]) == {"imputation"}
+    assert out["data"]["frame_labels"] is True and set(out["skipped"]) == UNFIT
     z = out["generation"]["learnt_prior"]["z_kept_f_sampled"]
     assert z["balanced"] is False and z["acc"]["mean"] == 100.0
     assert out["latent"]["meta"]["rows"] == "frames"
@@ -141,7 +143,7 @@ def test_one_row_per_sampler_learnt_prior_first():
     assert out["samplers"] == ["learnt_prior", "constant"]
     assert out["compared_with_published"] == "learnt_prior"
     assert seen == ["learnt_prior", "constant"]
-    for key in SAMPLED:
+    for key in SAMPLED - UNFIT:
         assert list(out[key]) == ["learnt_prior", "constant"]
     assert "learnt_prior" not in out["swap"] and "learnt_prior" not in out["latent"]
     # two different samplers give two different rows

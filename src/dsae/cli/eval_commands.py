@@ -6,15 +6,21 @@ import argparse
 from pathlib import Path
 
 from dsae.cli.registry import command
-from dsae.eval.text import format_generation, format_swap, format_table1, format_verification
+from dsae.eval.text import (
+    format_generation,
+    format_style,
+    format_swap,
+    format_table1,
+    format_verification,
+)
 from dsae.pipeline.evaluate import METRICS_FILE, evaluate_run
 
 
 @command("evaluate")
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Evaluate a run (with a judge, every protocol its data allows; without one, those
-    that need no judge); print Table 1, the generation scores, swaps, speaker verification
-    and what was skipped."""
+    that need no judge); print Table 1, the generation scores, the style scores, swaps,
+    speaker verification and what was skipped."""
     metrics = evaluate_run(
         args.run,
         args.data,
@@ -29,6 +35,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     for key, fmt in (("table1", format_table1), ("generation", format_generation)):
         if key in metrics:
             print(fmt(metrics[key], metrics["compared_with_published"]) + "\n")
+    if "style" in metrics:
+        print(format_style(metrics["style"]) + "\n")
     if "swap" in metrics:
         print(format_swap(metrics["swap"]) + "\n")
     if "verification" in metrics:

@@ -1,6 +1,7 @@
 """Datasets: the common interface (``base``), one module per dataset (``balls``: a ball
 bouncing in a polygon, simulated with pymunk; ``digits``: MNIST and Fashion-MNIST sequences
-of one class with measured style, ``ink_style``), the importer of one's own sequences
+of one class with measured style, ``ink_style``), the states dsae can measure from a
+dataset's frames (``measures``), the importer of one's own sequences
 (``importer``), and speech features (``audio``, ``speech``)."""
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dsae.data.base import (
 from dsae.data.digits import build_digits
 from dsae.data.fsdd import build_fsdd
 from dsae.data.importer import import_sequences
+from dsae.data.measures import MEASURES, FrameMeasure, frame_measure, measured_states
 from dsae.data.sprites import build_sprites
 from dsae.data.toy import build_toy
 from dsae.data.voices import DEFAULT_REPEATS, build_voices
@@ -107,13 +109,17 @@ def build_dataset(name: str, out: str | Path, **kwargs) -> Path:
 
 __all__ = [
     "BUILDERS",
+    "MEASURES",
     "DatasetMeta",
+    "FrameMeasure",
     "SequenceSplit",
     "build_dataset",
     "fingerprint",
+    "frame_measure",
     "import_sequences",
     "load_meta",
     "load_split",
+    "measured_states",
     "to_float",
     "write_dataset_dir",
 ]

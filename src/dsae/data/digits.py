@@ -187,6 +187,14 @@ def make_split(
     return split
 
 
+def measure_frames(frames: np.ndarray) -> dict[str, np.ndarray]:
+    """{slant, thickness, width, height}: each (...,) float64, measured as the dataset's
+    states were, from (..., H, W, C) uint8 frames (several channels: their mean)."""
+    frames = np.asarray(frames)
+    gray = frames[..., 0] if frames.shape[-1] == 1 else frames.mean(axis=-1)
+    return measure_style(gray)
+
+
 def build_digits(
     out_dir: str | os.PathLike,
     variant: str = "digits",

@@ -32,6 +32,7 @@ from dsae.eval.protocols import (
     latent_protocol,
     reconstruction_protocol,
     select_protocols,
+    style_protocol,
     swap_protocol,
     table1_protocol,
     trajectories_protocol,
@@ -48,7 +49,13 @@ from dsae.eval.scores import (
     label_entropies,
     mean_std,
 )
-from dsae.eval.text import format_generation, format_swap, format_table1, format_verification
+from dsae.eval.text import (
+    format_generation,
+    format_style,
+    format_swap,
+    format_table1,
+    format_verification,
+)
 
 __all__ = [
     "LEARNT_PRIOR",
@@ -70,6 +77,7 @@ __all__ = [
     "evaluate_judge",
     "factor_trajectories",
     "format_generation",
+    "format_style",
     "format_swap",
     "format_table1",
     "format_verification",
@@ -88,6 +96,7 @@ __all__ = [
     "reconstruction_protocol",
     "save_judge",
     "select_protocols",
+    "style_protocol",
     "swap_protocol",
     "table1_protocol",
     "to_json_safe",

@@ -4,7 +4,7 @@ A pure library function (no files): :func:`evaluate` returns plain JSON-ready va
 ``dsae.pipeline.evaluate.evaluate_run`` loads a run and a judge, adds what it knows of them
 (checkpoint step, paths, config) and writes the result and the plots.
 
-Protocols that sample (table 1, generation, trajectories) run once per sampler, their
+Protocols that sample (table 1, generation, style, trajectories) run once per sampler, their
 results keyed by sampler name. ``learnt_prior`` (the model's own p(f) and p(z_1:T), as in
 the reference code of C-DSVAE, DBSE and SPYL) comes first and is the row that compares with
 the published tables.
@@ -112,8 +112,8 @@ def evaluate(
     Keys: ``data``, ``versions``, ``samplers`` (names, ``learnt_prior`` first),
     ``compared_with_published`` ("learnt_prior" or None), ``judge``, ``skipped``
     ({protocol: reason}), ``seeds``, ``timing`` (s per step), then one key per protocol that
-    ran: ``table1``, ``generation``, ``trajectories`` as {sampler name: result}, ``swap``,
-    ``latent``, ``reconstruction``, ``verification`` as plain results.
+    ran: ``table1``, ``generation``, ``style``, ``trajectories`` as {sampler name: result},
+    ``swap``, ``latent``, ``reconstruction``, ``verification`` as plain results.
     """
     if repeats < 1:
         raise DsaeError(f"repeats must be at least 1, got {repeats}")

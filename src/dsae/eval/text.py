@@ -5,7 +5,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["format_generation", "format_swap", "format_table1", "format_verification"]
+__all__ = [
+    "format_generation",
+    "format_style",
+    "format_swap",
+    "format_table1",
+    "format_verification",
+]
 
 PUBLISHED_MARK = " *"  # marks the sampler whose rows compare with the published tables
 
@@ -83,6 +89,37 @@ def format_generation(result: dict[str, Any], compared: str | None = "learnt_pri
             lines.append(f"  {factor} {_label(s, compared):<{sw}}  {_ms(acc, '.2f')} %")
     if compared in by:
         lines.append(f"{PUBLISHED_MARK.strip()} the sampler compared with published tables")
+    return "\n".join(lines)
+
+
+_STYLE_KINDS = {
+    "f_kept": "f kept, z_1:T sampled",
+    "z_kept": "z_1:T kept, f sampled",
+    "reconstruction": "both kept",
+}
+
+
+def format_style(result: dict[str, Any]) -> str:
+    """The style protocol as text: per kept part and sampler, the judge's accuracy of each
+    static factor and Pearson's r of each measured state with the source's (no published
+    numbers to compare with).
+
+    ``result`` is {sampler: style result} (as in metrics.json) or one result.
+    """
+    by = _by_sampler(result, ("n_sequences",))
+    first = next(iter(by.values()))
+    sw = max(len(s) for s in by)
+    lines = [
+        f"style of generated frames ({first['n_sequences']} sequences): the judge's accuracy "
+        "of the source's class,",
+        "  r of each state measured on the frames with the source frame's",
+    ]
+    for kind, title in _STYLE_KINDS.items():
+        lines.append(f"{title}:")
+        for s, r in by.items():
+            acc = [f"{k} {_pc(v)}" for k, v in r[kind]["accuracy"].items()]
+            cor = ", ".join(f"{k} {_num(v, '+.3f')}" for k, v in r[kind]["correlation"].items())
+            lines.append(f"  {s:<{sw}}  " + "   ".join([*acc, f"r: {cor}"]))
     return "\n".join(lines)
 
 

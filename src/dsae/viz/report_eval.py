@@ -118,6 +118,53 @@ def _swap(sw: Any, table_id: str) -> str:
     )
 
 
+_STYLE_ROWS = {
+    "f_kept": "f kept, z_1:T sampled",
+    "z_kept": "z_1:T kept, f sampled",
+    "reconstruction": "both kept (reconstruction)",
+}
+
+
+def _style(result: Any, table_id: str) -> str:
+    """Per kept part: the judge's accuracy of each static factor (%) and Pearson's r of each
+    measured state with the source frame's."""
+    if not isinstance(result, Mapping) or not all(
+        isinstance(result.get(k), Mapping) for k in _STYLE_ROWS
+    ):
+        return nested(result, table_id=table_id)
+    first = result["f_kept"]
+    factors = list(first.get("accuracy") or {})
+    states = list(first.get("correlation") or {})
+    head = (
+        "<tr><th>generated with</th>"
+        + "".join(f"<th>{esc(k)} accuracy %</th>" for k in factors)
+        + "".join(f"<th>r {esc(s)}</th>" for s in states)
+        + "</tr>"
+    )
+    rows = []
+    for kind, label in _STYLE_ROWS.items():
+        acc = result[kind].get("accuracy") or {}
+        cor = result[kind].get("correlation") or {}
+        rows.append(
+            f"<tr><td>{esc(label)}</td>"
+            + "".join(num_td(pct(acc.get(k))) for k in factors)
+            + "".join(
+                num_td(f"{float(cor[s]):+.3f}" if is_number(cor.get(s)) else "n/a") for s in states
+            )
+            + "</tr>"
+        )
+    cap = (
+        f'<p class="caption">{esc(result.get("n_sequences"))} test sequences decoded keeping '
+        "one code and sampling the other: the judge's accuracy of the source's class, and r "
+        "between each style state measured on the generated frames and the source frames'. "
+        "Disentangled: high accuracy and r near 0 with f kept, the converse with z_1:T kept.</p>"
+    )
+    return (
+        cap
+        + f'<table id="{esc(table_id)}"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
+    )
+
+
 def _latent(latent: Any, table_id: str) -> str:
     return (
         '<p class="caption">DCI, MIG, SAP, FactorVAE and cross-predictability of the latent '
@@ -159,6 +206,7 @@ _PROTOCOLS: dict[str, tuple[str, Callable[..., str]]] = {
     "reconstruction": ("Reconstruction", _each(_reconstruction, "reconstruction")),
     "table1": ("Table 1: keeping one code, resampling the other", table1_tables),
     "generation": ("Generation scores", generation_tables),
+    "style": ("Style measured on generated frames", _each(_style, "style")),
     "trajectories": (
         "Trajectories of the judged classes",
         lambda entries, published, eval_dir: "".join(

@@ -2,6 +2,8 @@
 
 - ``table1``: Li & Mandt (2018), Table 1 (disagreement and KL of the judge's classes).
 - ``generation``: the later literature's conditional generation scores (Acc, IS, H(y|x), H(y)).
+- ``style``: the judge's accuracy of the static factor and the correlation of the per-frame
+  style measured on generated frames with the source's, f or z_1:T kept (digits, fashion).
 - ``trajectories``: Li & Mandt (2018), Fig. 4 (classes along sequences sharing f or z_1:T).
 - ``swap``: swap accuracy of f from one sequence with z_1:T of another.
 - ``latent``: DCI, MIG, SAP, FactorVAE and cross-predictability of the posterior means.
@@ -23,11 +25,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from dsae.data.base import DatasetMeta
+from dsae.data.measures import MEASURES, measured_states
 from dsae.eval.protocols import (
     generation,
     imputation,
     latent,
     reconstruction,
+    style,
     swap,
     table1,
     trajectories,
@@ -48,6 +52,7 @@ from dsae.eval.protocols.generation import generation_protocol
 from dsae.eval.protocols.imputation import imputation_protocol
 from dsae.eval.protocols.latent import latent_protocol
 from dsae.eval.protocols.reconstruction import reconstruction_protocol
+from dsae.eval.protocols.style import style_protocol
 from dsae.eval.protocols.swap import swap_partners, swap_protocol
 from dsae.eval.protocols.table1 import table1_protocol
 from dsae.eval.protocols.trajectories import (
@@ -72,6 +77,7 @@ class ProtocolSpec:
     sampler: bool = False  # a model that can sample (f and z_1:T from a sampler, decoded)
     binary: bool = False  # the frames are binary images (meta.info['binary'])
     dynamics: bool = False  # a model that continues its dynamics from seen frames (impute)
+    measured: bool = False  # per-frame states dsae can measure from frames (data.measures)
 
 
 # In the order they run (and appear in metrics.json).
@@ -84,6 +90,13 @@ PROTOCOLS: dict[str, ProtocolSpec] = {
         dynamic_labels=True,
         judge=True,
         sampler=True,
+    ),
+    "style": ProtocolSpec(
+        style.run,
+        "class accuracy and style correlation of generations keeping f or z_1:T",
+        judge=True,
+        sampler=True,
+        measured=True,
     ),
     "swap": ProtocolSpec(swap.run, "swap accuracy", judge=True),
     "trajectories": ProtocolSpec(
@@ -122,6 +135,8 @@ def skip_reason(
         needs.append("per-frame labels")
     if spec.binary and not meta.info.get("binary"):
         needs.append("binary frames (meta.info binary)")
+    if spec.measured and not measured_states(meta):
+        needs.append(f"frames whose style dsae can measure ({', '.join(MEASURES)})")
     if needs:
         return f"needs {' and '.join(needs)}, which {meta.name} does not have"
     if spec.judge and not (meta.static_factors or meta.dynamic_factors):
@@ -174,6 +189,7 @@ __all__ = [
     "reconstruction_protocol",
     "select_protocols",
     "skip_reason",
+    "style_protocol",
     "swap_partners",
     "swap_protocol",
     "table1_protocol",

@@ -10,7 +10,7 @@ from dsae.data.modality import modality_for
 from dsae.errors import DsaeError
 from dsae.viz.gif import animates, save_gif
 from dsae.viz.grid import modality_of, save_png, sequence_grid, swap_grid, to_uint8_frames
-from dsae.viz.plots import plot_factor_trajectories, plot_training_curves
+from dsae.viz.plots import plot_factor_trajectories, plot_heatmaps, plot_training_curves
 
 
 def _rng(seed: int = 0) -> np.random.Generator:
@@ -344,3 +344,18 @@ def test_only_animating_modalities_make_gifs(tmp_path):
     assert animates(modality_for((4, 4, 3))) and not animates(modality_for((8,)))
     with pytest.raises(DsaeError, match="animates image sequences"):
         save_gif([np.zeros((3, 8))], tmp_path / "v.gif", modality=modality_for((8,)))
+
+
+def test_heatmaps_draw_each_panel_and_refuse_a_wrong_shape(tmp_path):
+    grid = np.array([[0.1, 0.5, np.nan], [0.9, 0.2, 0.4]])
+    path = plot_heatmaps(
+        {"accuracy": grid, "correlation": -grid}, [0.5, 1], [1, 5, 25], tmp_path / "h.png",
+        row_label="beta_f", col_label="beta_z",
+    )  # fmt: skip
+    with Image.open(path) as img:
+        assert img.format == "PNG" and img.width > img.height > 100
+    with pytest.raises(DsaeError, match="expected"):
+        plot_heatmaps({"a": grid[:, :2]}, [0.5, 1], [1, 5, 25], tmp_path / "bad.png")
+    with pytest.raises(DsaeError, match="no heat maps"):
+        plot_heatmaps({}, [], [], tmp_path / "none.png")
+    assert not (tmp_path / "bad.png").exists()

@@ -1,5 +1,5 @@
 """Plots saved as PNG: training curves from log records, predicted factors along sequences,
-verification ROC curves.
+verification ROC curves, heat maps over a grid of settings.
 
 Figures are drawn with matplotlib's object API on an Agg canvas, never through pyplot, so
 plotting neither needs a display nor touches global figure state.
@@ -23,7 +23,7 @@ from matplotlib.ticker import MaxNLocator
 from dsae.errors import DsaeError
 from dsae.utils import atomic_write_bytes
 
-__all__ = ["plot_factor_trajectories", "plot_roc_curves", "plot_training_curves"]
+__all__ = ["plot_factor_trajectories", "plot_heatmaps", "plot_roc_curves", "plot_training_curves"]
 
 _DPI = 100
 
@@ -219,6 +219,54 @@ def plot_roc_curves(
         ax.grid(True, alpha=0.3)
         ax.legend(loc="lower right", fontsize="small")
     for ax in axes[len(factors) :]:
+        ax.set_axis_off()
+    if title:
+        fig.suptitle(title, fontsize="medium")
+    return _save_figure(fig, path)
+
+
+def plot_heatmaps(
+    panels: Mapping[str, np.ndarray],
+    rows: Sequence[object],
+    cols: Sequence[object],
+    path: str | os.PathLike,
+    row_label: str = "",
+    col_label: str = "",
+    value_format: str = ".2f",
+    title: str = "",
+) -> Path:
+    """Plot one heat map per panel on a shared grid of settings and save a PNG.
+
+    ``panels`` is ``{title: (len(rows), len(cols)) array}``; NaN marks a cell without a
+    value (left blank). Each cell is annotated with its value; each panel has its own
+    colour scale.
+    """
+    if not panels:
+        raise DsaeError("no heat maps to plot")
+    shape = (len(rows), len(cols))
+    for name, values in panels.items():
+        if np.shape(values) != shape:
+            raise DsaeError(f"heat map {name!r}: shape {np.shape(values)}, expected {shape}")
+    ncols = min(3, len(panels))
+    nrows = math.ceil(len(panels) / ncols)
+    size = (max(3.6 * ncols, 4.8), 3.2 * nrows + 0.4)
+    fig = Figure(figsize=size, layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax, (name, values) in zip(axes, panels.items(), strict=False):
+        grid = np.asarray(values, dtype=float)
+        image = ax.imshow(np.ma.masked_invalid(grid), cmap="viridis", origin="lower")
+        fig.colorbar(image, ax=ax, shrink=0.85)
+        for (i, j), v in np.ndenumerate(grid):
+            if math.isfinite(v):
+                ink = "k" if image.norm(v) > 0.6 else "w"  # dark text on the bright cells
+                ax.text(j, i, f"{v:{value_format}}", ha="center", va="center", color=ink,
+                        fontsize="small")  # fmt: skip
+        ax.set_xticks(range(len(cols)), [str(c) for c in cols])
+        ax.set_yticks(range(len(rows)), [str(r) for r in rows])
+        ax.set_xlabel(col_label)
+        ax.set_ylabel(row_label)
+        ax.set_title(name, fontsize="medium")
+    for ax in axes[len(panels) :]:
         ax.set_axis_off()
     if title:
         fig.suptitle(title, fontsize="medium")

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from benchlib.ablation_page import ablation_section
 from benchlib.dynamics_page import dynamics_section
 from benchlib.page_text import fmt, get, number, show, spread, table
 from benchlib.speech_page import speech_section
@@ -308,7 +309,8 @@ def render(results_dir: Path) -> str:
     runs, other = load_runs(results_dir)
     speech = [r for r in runs if r.get("benchmark") == "speech"]
     dynamics = [r for r in runs if r.get("benchmark") == "dynamics"]
-    runs = [r for r in runs if r.get("benchmark") not in ("speech", "dynamics")]
+    ablation = [r for r in runs if r.get("benchmark") == "ablation"]
+    runs = [r for r in runs if r.get("benchmark") not in ("speech", "dynamics", "ablation")]
     groups: dict[tuple, list[dict]] = {}
     for r in runs:
         groups.setdefault(group_key(r), []).append(r)
@@ -329,6 +331,8 @@ def render(results_dir: Path) -> str:
         lines += [*group_section(key, runs_of_group), ""]
     lines += speech_section(speech)
     lines += dynamics_section(dynamics)
+    if ablation:
+        lines += [ablation_section(ablation), ""]
     if other:
         lines += [f"Not benchmark runs (skipped): {', '.join(other)}.", ""]
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -129,13 +129,14 @@ def ablation_section(results: list[dict]) -> str:
     commits = ", ".join(sorted({show(r, "machine.commit") for r in every}))
     software = ", ".join(sorted({f"torch {show(r, 'versions.torch')}, Python "
                                  f"{show(r, 'versions.python')}" for r in every}))  # fmt: skip
+    warmup = ", ".join(sorted({show(r, "resolved_config.train.lr_warmup_steps") for r in every}))
     factors = _factors(groups)
     lines = [
         "## Sprites: objective ablation",
         "",
         f"The DSAE of `{first.get('config', 'n/a')}` (Li & Mandt 2018, factorised q) trained "
         "under each objective with the same budget (`train.max_steps` as below, learning-rate "
-        "warm-up 50 steps, one thread), seeds as listed, and scored on "
+        f"warm-up of {warmup} steps), seeds as listed, and scored on "
         f"{scored} test sequences. Arms: the plain ELBO (none); beta = 6 on both KL terms "
         "(the replication's beta-weighted objective); capacity annealing (Burgess et al. "
         "2018); FactorVAE's total correlation of [f, z_t] (Kim & Mnih 2018); DIP-VAE-I "

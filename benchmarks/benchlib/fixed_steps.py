@@ -3,49 +3,61 @@ exactly that run: what the benchmarks that compare configs at the same step budg
 (a budget in steps, unlike a wall-time budget, gives the same run on a loaded machine).
 
 A finished run is one whose checkpoint is at ``train.max_steps`` and whose config is the
-one asked for (``train.progress`` aside); anything else in the folder is an error, never
-silently retrained over.
+one asked for (settings that do not change what is trained aside, data roots compared as
+resolved paths); anything else in the folder is refused with one line, never silently
+trained over.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from dsae.config import Config
 from dsae.errors import DsaeError
-from dsae.train import CHECKPOINT_FILE, METRICS_FILE, load_checkpoint, train
+from dsae.train import CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, load_checkpoint, train
 
-# settings that do not change what is trained, and the step count (checked on its own)
-IGNORED = {("train", "progress"), ("data", "build_if_missing"), ("train", "max_steps")}
-
-
-def _comparable(d: dict[str, Any]) -> dict[str, Any]:
-    return {
-        part: {k: v for k, v in values.items() if (part, k) not in IGNORED}
-        for part, values in d.items()
-    }
+IGNORED = ("train.progress", "data.build_if_missing")  # not what is trained
+BOOKKEEPING = ("step", "lr", "seq_per_s", "wall_time", "epoch", "schedule_steps")
 
 
-def _last_metrics(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / METRICS_FILE
-    if not path.is_file():
-        return {}
-    lines = [line for line in path.read_text().splitlines() if line.strip()]
-    return json.loads(lines[-1]) if lines else {}
+def _flat(d: dict, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def config_difference(saved: Config, asked: Config) -> str | None:
+    """The first setting where two configs differ (``IGNORED`` aside; data roots compared as
+    resolved paths) as text, None when they agree."""
+    a, b = _flat(saved.to_dict()), _flat(asked.to_dict())
+    for d in (a, b):
+        d["data.root"] = str(Path(d["data.root"]).resolve())
+    for key in sorted(set(a) | set(b)):
+        if key not in IGNORED and a.get(key) != b.get(key):
+            return f"{key} is {a.get(key)!r} there, {b.get(key)!r} here"
+    return None
 
 
 def finished_run(run_dir: Path, cfg: Config) -> dict[str, Any] | None:
-    """The checkpoint of ``run_dir`` if it holds ``cfg`` trained to its last step; None if
-    the folder holds no run; a one-line error if it holds another run or an unfinished one."""
+    """The checkpoint of ``run_dir`` if it holds ``cfg`` trained to ``train.max_steps``;
+    None if the folder holds no run; a one-line error for any other run."""
     if not (run_dir / CHECKPOINT_FILE).is_file():
+        if (run_dir / CONFIG_FILE).is_file():
+            raise DsaeError(f"{run_dir} holds an unfinished run (no checkpoint): pass another "
+                            "--run-dir or wait for it to finish")  # fmt: skip
         return None
-    state = load_checkpoint(run_dir)
-    saved = Config.from_dict(state.get("config"))
-    if _comparable(saved.to_dict()) != _comparable(cfg.to_dict()):
-        raise DsaeError(f"{run_dir} holds a run of another config: pass another --run-dir")
+    state = load_checkpoint(run_dir / CHECKPOINT_FILE)
+    diff = config_difference(Config.from_dict(state.get("config")), cfg)
+    if diff is not None:
+        raise DsaeError(f"{run_dir} holds a run of another config ({diff}): pass another --run-dir")
     if int(state.get("step", -1)) != cfg.train.max_steps:
         raise DsaeError(
             f"{run_dir} holds a run at step {state.get('step')}, not {cfg.train.max_steps}: "
@@ -54,23 +66,34 @@ def finished_run(run_dir: Path, cfg: Config) -> dict[str, Any] | None:
     return state
 
 
-def train_or_reuse(cfg: Config, run_dir: Path, progress: bool) -> dict[str, Any]:
-    """Train ``cfg`` into ``run_dir`` for ``train.max_steps`` steps unless it holds that run
-    already; the training record: steps, wall time (the run's own), last logged terms,
-    whether it was reused."""
-    state = finished_run(run_dir, cfg)
-    reused = state is not None
-    t0 = time.perf_counter()
-    if state is None:
-        train(cfg, run_dir, progress=progress)
-        state = finished_run(run_dir, cfg)
-        assert state is not None
-    last = _last_metrics(run_dir)
+def training_record(run_dir: Path, state: dict, reused: bool) -> dict[str, Any]:
+    """Steps, wall time (the run's own), mean pace and the last logged loss terms."""
+    logged = []
+    path = run_dir / METRICS_FILE
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            try:
+                logged.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    last = logged[-1] if logged else {}
+    paces = [r["seq_per_s"] for r in logged if isinstance(r.get("seq_per_s"), int | float)]
     return {
         "steps": int(state["step"]),
         "wall_time_s": round(float(state.get("wall_time", 0.0)), 3),
-        "seq_per_s": last.get("seq_per_s"),
-        "last": {k: v for k, v in last.items() if k not in ("step", "wall_time", "epoch")},
+        "seq_per_s": round(float(np.mean(paces)), 3) if paces else None,
         "reused": reused,
-        "this_call_s": round(time.perf_counter() - t0, 3),
+        "final_step_logged": last.get("step"),
+        "final": {k: v for k, v in last.items() if k not in BOOKKEEPING},
     }
+
+
+def train_or_reuse(cfg: Config, run_dir: Path, progress: bool) -> dict[str, Any]:
+    """Train ``cfg`` into ``run_dir`` for ``train.max_steps`` steps unless it holds that run
+    already; the training record (:func:`training_record`)."""
+    state = finished_run(run_dir, cfg)
+    reused = state is not None
+    if state is None:
+        train(cfg, run_dir, progress=progress)
+        state = load_checkpoint(run_dir / CHECKPOINT_FILE)
+    return training_record(run_dir, state, reused)

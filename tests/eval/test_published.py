@@ -10,8 +10,10 @@ from dsae.eval.published import (
     PUBLISHED_GENERATION,
     PUBLISHED_TABLE1,
     PUBLISHED_VERIFICATION,
+    REPLICATION_TABLE1,
     generation_rows,
     published_factor,
+    replication_table1_rows,
     table1_rows,
     verification_rows,
 )
@@ -28,6 +30,25 @@ def test_every_published_entry_says_who_where_and_how():
     assert table1_rows()["skin"] == ("3.98", "0.7847", "8.8859")
     assert set(table1_rows()) == {"skin", "pants", "tops", "hairstyle", "action"}
     assert published_factor("hair") == "hairstyle" and published_factor("action") == "action"
+
+
+def test_the_replications_beta_tables():
+    # Leplae-Arthur & Nichani: Table 1 (beta = 1) and Table 2 (beta = 6), in dsae's names
+    beta6 = replication_table1_rows(6.0)
+    assert beta6 == {
+        "skin": ("41.4", "5.325", "25.148"),
+        "pants": ("51.4", "7.851", "21.487"),
+        "top": ("13.2", "1.511", "21.456"),
+        "hair": ("2.2", "0.0325", "17.367"),
+        "action": ("73.6", "15.633", "18.612"),
+    }
+    beta1 = replication_table1_rows(1)
+    assert beta1["skin"] == ("24.8", "3.006", "25.148") and beta1["action"][0] == "43.0"
+    for factor, row in beta1.items():  # the same judge's KL-random in both tables
+        assert row[2] == beta6[factor][2]
+    for table in REPLICATION_TABLE1.values():
+        for row in table.values():
+            assert row.citation == "Leplae-Arthur & Nichani" and "f ~ q(f | x)" in row.protocol
 
 
 def test_speaker_verification_table_of_li_and_mandt():

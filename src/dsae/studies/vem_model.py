@@ -51,8 +51,12 @@ import math
 import torch
 
 __all__ = [
+    "DTYPE",
+    "ENCODER_PARAMS",
     "FAMILIES",
+    "OPTIMAL_FAMILIES",
     "T",
+    "amortised_optimum",
     "elbo",
     "encoder_q",
     "fit_encoders",
@@ -63,7 +67,9 @@ __all__ = [
     "posterior",
     "posterior_precision",
     "prior_precision",
+    "per_coordinate",
     "sample_sequences",
+    "unflatten",
 ]
 
 T = 3  # frames per sequence

@@ -27,6 +27,7 @@ RANKS = {
     "dsae.train": 4,
     "dsae.eval": 4,
     "dsae.pipeline": 5,
+    "dsae.studies": 3,
     "dsae.cli": 6,
     "dsae.__main__": 7,
 }

@@ -60,9 +60,10 @@ def trained_run(tmp_path_factory, toy_dir) -> Path:
 
 def test_every_command_has_an_end_to_end_test():
     build_parser()
-    # convert: tests/pipeline/test_convert.py; impute: tests/pipeline/test_impute.py
+    # convert: tests/pipeline/test_convert.py; impute: tests/pipeline/test_impute.py;
+    # study: tests/studies/test_vem_cli.py
     tested = {"data", "train", "swap", "generate", "reconstruct", "quickstart", "judge",
-              "evaluate", "report", "convert", "impute"}  # fmt: skip
+              "evaluate", "report", "convert", "impute", "study"}  # fmt: skip
     assert set(COMMANDS) <= tested, f"untested commands: {set(COMMANDS) - tested}"
 
 

@@ -19,6 +19,7 @@ from dsae.cli import (
     impute_commands,
     judge_commands,
     report_commands,
+    study_commands,
 )
 from dsae.cli.registry import COMMANDS
 from dsae.errors import DsaeError
@@ -33,6 +34,7 @@ COMMAND_MODULES = (
     report_commands,
     convert_commands,
     impute_commands,
+    study_commands,
 )
 
 

@@ -23,7 +23,10 @@ def _cell(c: dict | None) -> str:
 def _gap(row: dict, family: str) -> str:
     """Encoder bias - best-in-family bias (the part amortisation adds; mean over data sets)."""
     enc, best = row.get(f"elbo_{family}"), row.get(f"optimal_{family}")
-    return "n/a" if not enc or not best else f"{enc['mean'] - best['mean']:+.3f}"
+    if not enc or not best:
+        return "n/a"
+    gap = enc["mean"] - best["mean"]
+    return f"{0.0 if abs(gap) < 5e-4 else gap:+.3f}"  # no "-0.000"
 
 
 def vem_section(runs: list[dict]) -> list[str]:

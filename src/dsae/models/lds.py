@@ -31,9 +31,10 @@ Where this reads the proposal (Benjamin & Andrew, "Disentangling via dynamics", 
   A_t = diag(lambda_t) + U_t V_t^T of rank-r interactions. The Jordan blocks of 2.3.2 are
   not built.
 - The model has no static code f: f_dim must be 0 (f is an empty (B, 0) tensor, KL_f = 0,
-  and a swap returns the motion sequence's reconstruction). Static factors live in slow
-  latents (lambda = 1, little noise), which the rising gamma(i) favours for the later
-  latents.
+  and a swap returns the motion sequence's reconstruction). A static factor is meant to
+  live in a slow latent (prior lambda = 1 with little noise keeps it constant); the rising
+  gamma(i) pulls the posterior's transitions of the later latents toward 1, and the prior's
+  eigenvalues follow them only through the KL.
 
 KL of z_1:T: E_q[log q(z) - log p(z)] by one sample, with the exact entropy of q
 (-E_q log q = H[q] in closed form) and log p(z) of the sample under the linear-Gaussian

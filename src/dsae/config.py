@@ -55,6 +55,8 @@ class ModelConfig:
     rollout_dim: int = 512  # lstm_f, lstm_c: the state h_t of the deterministic rollout
     # dvrnn: q(z_t | x_t, h_{t-1}, f) with f in the recurrence (full) or without f (factorized)
     dvrnn_posterior: str = "full"
+    # lds: rank r of the latents' interactions, A_t = diag(lambda_t) + U_t V_t^T (0: diagonal)
+    lds_rank: int = 0
     # optional inductive biases; the defaults give the plain model of Li & Mandt (2018)
     # q(f | x): lstm (bi-LSTM read at both ends), mean (frame average), palette (colours seen)
     static_encoder: str = "lstm"
@@ -139,6 +141,12 @@ class ObjectiveConfig:
     dip: str = "none"  # none, i (covariance of the means) or ii (E[Sigma] + Cov[mu])
     dip_lambda_od: float = 10.0  # weight of the squared off-diagonal entries
     dip_lambda_d: float = 100.0  # weight of the squared diagonal entries minus 1
+    # optional: slow dynamics (dsae.objectives.slow), for models with linear latent dynamics
+    # (lds): sum_t sum_i gamma(i) |lambda_t,i - 1| on the posterior's eigenvalues, with
+    # gamma(i) = slow_weight * (i / (z_dim - 1))^slow_power (i = 0..z_dim-1, rising with i)
+    slow_weight: float = 0.0  # 0 disables (unless slow_weights is given)
+    slow_power: float = 1.0  # 0: the same gamma for every latent
+    slow_weights: list[float] = field(default_factory=list)  # gamma(i) as listed (z_dim values)
 
 
 @dataclass

@@ -41,6 +41,9 @@ CASES = [  # (model name, config overrides, frame shape)
         {"dvrnn_posterior": "factorized", "frame_net": "mlp", "likelihood": "laplace"},
         VECTOR,
     ),
+    ("lds", {"f_dim": 0}, IMAGE),
+    ("lds", {"f_dim": 0, "lds_rank": 2, "frame_net": "mlp", "likelihood": "laplace"}, VECTOR),
+    ("lds", {"f_dim": 0, "likelihood": "bernoulli", "decode_frames": 2}, IMAGE),
     ("lstm_decoder", {}, IMAGE),
     ("lstm_decoder_seq", {}, VECTOR),
 ]

@@ -7,6 +7,7 @@ from dsae.errors import DsaeError
 from dsae.models.base import Encoding, LossTerms, SequentialVAE, TrainPass
 from dsae.models.dsae import DSAE
 from dsae.models.dvrnn import DisentangledVRNN
+from dsae.models.lds import LinearDynamicsVAE
 from dsae.models.rollout import LSTMc, LSTMf, RolloutVAE
 
 MODELS: dict[str, type[SequentialVAE]] = {
@@ -14,6 +15,7 @@ MODELS: dict[str, type[SequentialVAE]] = {
     "lstm_f": LSTMf,
     "lstm_c": LSTMc,
     "dvrnn": DisentangledVRNN,
+    "lds": LinearDynamicsVAE,
 }
 
 
@@ -30,6 +32,7 @@ __all__ = [
     "MODELS",
     "Encoding",
     "LSTMc",
+    "LinearDynamicsVAE",
     "LSTMf",
     "LossTerms",
     "RolloutVAE",

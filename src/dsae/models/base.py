@@ -44,6 +44,9 @@ class TrainPass:
     f: torch.Tensor  # sample of q(f | x): (B, f_dim)
     z: torch.Tensor  # sample of q(z | .): (B, T, z_dim)
     frames: torch.Tensor | None = None  # (B, k) indices of the decoded frames; None: all
+    # linear latent dynamics z_t = A_t z_{t-1} + noise: A_t - I for t = 2..T, (B, T-1, z_dim)
+    # (lambda_t - 1 for diagonal A_t) or (B, T-1, z_dim, z_dim); None for other dynamics
+    transition_offset: torch.Tensor | None = None
 
 
 @dataclass

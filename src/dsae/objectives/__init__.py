@@ -11,6 +11,7 @@ from dsae.objectives.factor_tc import (
     tc_terms,
 )
 from dsae.objectives.mi import MICritic, MITerms, mi_terms
+from dsae.objectives.slow import slow_gammas, slow_penalty
 from dsae.objectives.weights import WEIGHTS, edge_mask, pixel_weight
 
 __all__ = [
@@ -34,6 +35,8 @@ __all__ = [
     "mi_terms",
     "permute_dims",
     "pixel_weight",
+    "slow_gammas",
+    "slow_penalty",
     "tc_terms",
     "weigh",
 ]

@@ -1,5 +1,5 @@
 """Optional parts of a training step: a weight average, the I(f; z) critic, the total
-correlation discriminator and the DIP-VAE penalty."""
+correlation discriminator, the DIP-VAE penalty and the slow-dynamics regulariser."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from dsae.models.base import TrainPass
 from dsae.objectives.dip import dip_terms
 from dsae.objectives.factor_tc import TCDiscriminator, joint_codes, tc_terms
 from dsae.objectives.mi import MICritic, adapt_weight, mi_terms
+from dsae.objectives.slow import slow_gammas, slow_penalty
 
 
 class WeightAverage:
@@ -122,10 +123,12 @@ def dip_loss(out: TrainPass, cfg: ObjectiveConfig) -> tuple[torch.Tensor, dict[s
 
 
 class Regularisers:
-    """The optional penalties of a step on the codes: I(f; z_t), TC([f, z_t]) and DIP."""
+    """The optional penalties of a step on the codes: I(f; z_t), TC([f, z_t]), DIP and slow
+    linear dynamics."""
 
     def __init__(self, cfg: ObjectiveConfig, f_dim: int, z_dim: int):
         self.cfg = cfg
+        self.slow_gammas = slow_gammas(cfg, z_dim)
         self.mi = MIPenalty(cfg, f_dim, z_dim) if cfg.mi_weight > 0 else None
         self.tc = TCPenalty(cfg, f_dim, z_dim) if cfg.tc_weight > 0 else None
 
@@ -146,6 +149,12 @@ class Regularisers:
             penalty, part_log = dip_loss(out, self.cfg)
             extra = extra + penalty
             log.update(part_log)
+        if self.slow_gammas is not None:
+            if out.transition_offset is None:
+                raise DsaeError("objective.slow_weight needs linear latent dynamics (model lds)")
+            penalty = slow_penalty(out.transition_offset, self.slow_gammas)
+            extra = extra + penalty
+            log["slow"] = float(penalty.detach())
         return extra, log
 
     def step(self) -> None:

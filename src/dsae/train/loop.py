@@ -26,6 +26,7 @@ from dsae.errors import DsaeError
 from dsae.objectives.dip import DIP_KINDS
 from dsae.objectives.elbo import elbo_terms
 from dsae.objectives.mi import MI_THROUGH
+from dsae.objectives.slow import slow_gammas
 from dsae.samplers import SAMPLERS_FILE, encode_split, fit_sampler, save_samplers, wants_sampler
 from dsae.train.batches import EpochSampler
 from dsae.train.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
@@ -82,6 +83,7 @@ def check_config(cfg: Config) -> None:
         raise DsaeError("objective.tc_lr and objective.tc_hidden must be positive")
     if o.dip not in DIP_KINDS:
         raise DsaeError(f"objective.dip must be one of {DIP_KINDS}, got {o.dip!r}")
+    slow_gammas(o, cfg.model.z_dim)  # its settings' one-line errors
     if o.mi_target < 0:
         raise DsaeError(f"objective.mi_target must be >= 0, got {o.mi_target}")
     if o.mi_target > 0:

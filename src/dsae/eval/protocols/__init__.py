@@ -78,6 +78,7 @@ class ProtocolSpec:
     binary: bool = False  # the frames are binary images (meta.info['binary'])
     dynamics: bool = False  # a model that continues its dynamics from seen frames (impute)
     measured: bool = False  # per-frame states dsae can measure from frames (data.measures)
+    static_code: bool = False  # a model with a static code f (f_dim > 0)
 
 
 # In the order they run (and appear in metrics.json).
@@ -107,11 +108,13 @@ PROTOCOLS: dict[str, ProtocolSpec] = {
         "latent metrics of the posterior means",
         static_labels=True,
         dynamic_labels=True,
+        static_code=True,
     ),  # fmt: skip
     "verification": ProtocolSpec(
         verification.run,
         "Li & Mandt (2018) Table 2: speaker verification EER with mu_f and mu_z, linear probes",
         static_labels=True,
+        static_code=True,
     ),
     "imputation": ProtocolSpec(
         imputation.run,
@@ -145,6 +148,8 @@ def skip_reason(
         return "needs a judge (train one with 'dsae judge train')"
     if spec.sampler and not (can_sample(model) and callable(getattr(model, "decode", None))):
         return f"needs a model that can sample (a {type(model).__name__} cannot)"
+    if spec.static_code and getattr(model, "f_dim", 1) == 0:
+        return f"needs a model with a static code f (a {type(model).__name__} has f_dim 0)"
     if spec.dynamics and not can_impute(model):
         return (
             "needs a model that continues its dynamics from seen frames "

@@ -148,11 +148,13 @@ def test_check_mode(tmp_path: Path) -> None:
 def test_committed_results_page_is_up_to_date() -> None:
     assert make_results.main(["--check"]) == 0, "run: python benchmarks/make_results.py"
     text = (REPO / "docs" / "RESULTS.md").read_text()
-    sprites, _, rest = text.partition("## Speech")
-    speech, _, dynamics = rest.partition("## Dynamics")
+    sprites, *parts = text.split("\n## ")
     assert len(sprites.splitlines()) < 200  # each benchmark's part stays readable
-    assert len(speech.splitlines()) < 100
-    assert 0 < len(dynamics.splitlines()) < 100
+    titles = [part.splitlines()[0] for part in parts]
+    for start in ("Speech", "Dynamics", "Digits", "Sprites: objective ablation", "Variational EM"):
+        assert sum(t.startswith(start) for t in titles) == 1, start
+    for part in parts:
+        assert len(part.splitlines()) < 100, part.splitlines()[0]
 
 
 def test_targets_of_every_sampler_each_in_their_own_rows(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +71,18 @@ def noise_dir(tmp_path) -> Path:
     out = tmp_path / "noise"
     write_dataset_dir(out, {"train": random_split(48), "test": random_split(16, seed=1)})
     return out
+
+
+@pytest.fixture(scope="module")
+def benchlib_path():
+    """benchmarks/ on sys.path for a module's tests: its scripts import ``benchlib`` and each
+    other from there."""
+    path = str(REPO / "benchmarks")
+    sys.path.insert(0, path)
+    try:
+        yield
+    finally:
+        sys.path.remove(path)
 
 
 __all__ = ["random_split", "REPO", "SHARED"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import importlib
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,6 @@ from PIL import Image
 from dsae.data import build_dataset
 
 REPO = Path(__file__).resolve().parents[2]
-BENCHMARKS = REPO / "benchmarks"
 MNIST = SHARED / "data" / "mnist"
 TINY = {"f_dim": 4, "z_dim": 2, "channels": [8, 16], "frame_dim": 16, "hidden_dim": 16,
         "likelihood": "bernoulli"}  # fmt: skip
@@ -26,15 +24,6 @@ MODELS = {"dvrnn": {"name": "dvrnn", "dvrnn_posterior": "full"},
 STEPS = 3
 
 pytestmark = pytest.mark.skipif(not MNIST.is_dir(), reason=f"no MNIST at {MNIST}")
-
-
-@pytest.fixture(scope="module")
-def benchlib_path():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        yield
-    finally:
-        sys.path.remove(str(BENCHMARKS))
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import importlib
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,22 +15,12 @@ from PIL import Image
 from dsae.data import build_dataset
 
 REPO = Path(__file__).resolve().parents[2]
-BENCHMARKS = REPO / "benchmarks"
 TICK = 0.0625  # seconds the fake clock advances at every reading of the loop
 BUDGET_MINUTES = 0.05  # 3 s of training on the fake clock
 TINY = {"f_dim": 4, "channels": [8, 16, 32], "frame_dim": 32, "hidden_dim": 32,
         "likelihood": "bernoulli"}  # fmt: skip
 FAMILIES = {"dsae": {"z_dim": 4}, "lstm_f": {"z_dim": 8, "rollout_dim": 16},
             "lstm_c": {"z_dim": 8, "rollout_dim": 16}}  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def benchlib_path():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        yield
-    finally:
-        sys.path.remove(str(BENCHMARKS))
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from benchlib.fixed_steps import train_or_reuse
+from benchlib.fixed_steps import train_command, train_or_reuse
 from benchlib.inputs import ensure_judge
 from benchlib.machine import machine_record
 
@@ -102,12 +102,6 @@ def run_overrides(arm: str, seed: int, steps: int, data_dir: Path, extra: list[s
         "train.progress=false",
     ]
     return [*fixed, *ARMS[arm], *extra]
-
-
-def train_command(config: str, run_dir: Path, overrides: list[str]) -> str:
-    """The ``dsae train`` command that trains the same run."""
-    sets = [a for o in overrides for a in ("--set", o)]
-    return shlex.join(["python", "-m", "dsae", "train", config, "--out", str(run_dir), *sets])
 
 
 def score(run_dir: Path, data_dir: Path, judge_path: Path, args: argparse.Namespace) -> dict:

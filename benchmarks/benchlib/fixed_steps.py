@@ -11,6 +11,7 @@ trained over.
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from dsae.config import Config
 from dsae.errors import DsaeError
 from dsae.train import CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, load_checkpoint, train
 
-IGNORED = ("train.progress", "data.build_if_missing")  # not what is trained
+IGNORED = ("train.progress", "data.build_if_missing", "train.log_every", "train.ckpt_every")
 BOOKKEEPING = ("step", "lr", "seq_per_s", "wall_time", "epoch", "schedule_steps")
 
 
@@ -86,6 +87,12 @@ def training_record(run_dir: Path, state: dict, reused: bool) -> dict[str, Any]:
         "final_step_logged": last.get("step"),
         "final": {k: v for k, v in last.items() if k not in BOOKKEEPING},
     }
+
+
+def train_command(config: str, run_dir: Path, overrides: list[str]) -> str:
+    """The ``dsae train`` command that trains the same run."""
+    sets = [a for o in overrides for a in ("--set", o)]
+    return shlex.join(["python", "-m", "dsae", "train", config, "--out", str(run_dir), *sets])
 
 
 def train_or_reuse(cfg: Config, run_dir: Path, progress: bool) -> dict[str, Any]:

@@ -25,9 +25,10 @@ from dsae.eval import PROTOCOLS, evaluate, select_protocols
 from dsae.eval.text import format_generation, format_table1
 
 ALL = ["reconstruction", "table1", "generation", "style", "swap", "trajectories", "latent",
-       "verification", "imputation"]  # fmt: skip
-# imputation needs binary frames, style frames dsae can measure: the coded data have neither
-UNFIT = {"style", "imputation"}
+       "verification", "imputation", "slowness"]  # fmt: skip
+# imputation needs binary frames, style frames dsae can measure: the coded data have neither;
+# slowness needs a model with linear dynamics, which the stand-in is not
+UNFIT = {"style", "imputation", "slowness"}
 LABELLED = [n for n in ALL if n not in UNFIT]
 SAMPLED = {"table1", "generation", "style", "trajectories"}
 LAYOUT = {"data", "versions", "samplers", "compared_with_published", "judge", "skipped", "seeds",

@@ -64,8 +64,9 @@ def test_evaluate_run_writes_the_metrics_layout(evaluated):
     assert metrics["seeds"]["generation"] == [0, 1, 2]
     assert metrics["samplers"][0] == "learnt_prior"
     assert metrics["compared_with_published"] == "learnt_prior"
-    # the coded frames are not binary, nor frames whose style dsae can measure
-    assert set(metrics["skipped"]) == {"imputation", "style"}
+    # the coded frames are not binary, nor frames whose style dsae can measure; a DSAE has
+    # no linear dynamics
+    assert set(metrics["skipped"]) == {"imputation", "style", "slowness"}
     assert set(metrics["versions"]) == {"dsae", "torch", "numpy", "scipy", "sklearn", "python"}
     assert {"table1", "generation", "trajectories", "latent", "reconstruction"} <= set(
         metrics["timing"]
@@ -96,7 +97,7 @@ def test_evaluate_run_without_a_judge(evaluated, tmp_path):
     assert "reconstruction" in metrics and "latent" in metrics and "verification" in metrics
     assert metrics["plots"] == ["verification_roc.png"]  # no trajectories without a judge
     judged = {"table1", "generation", "swap", "trajectories"}
-    assert judged | {"imputation", "style"} == set(metrics["skipped"])
+    assert judged | {"imputation", "style", "slowness"} == set(metrics["skipped"])
     assert all("judge" in metrics["skipped"][name] for name in judged)
 
 

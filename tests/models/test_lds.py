@@ -286,3 +286,9 @@ def test_sprites_config_trains_swaps_generates_and_evaluates_from_the_cli(tmp_pa
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert metrics["checkpoint_step"] == 3 and "reconstruction" in metrics
     assert "static code f" in metrics["skipped"]["latent"]  # f_dim 0: nothing to compare
+    slow = metrics["slowness"]  # the eigenvalues of every latent, ordered by slowness
+    assert sorted(slow["order"]) == list(range(6)) and len(slow["eigenvalues"]["prior"]) == 6
+    assert slow["plot"] == "slowness.png" and (tmp_path / "eval" / "slowness.png").is_file()
+    page = tmp_path / "page.html"
+    _dsae("report", str(run), "--eval", str(tmp_path / "eval"), "--out", str(page))
+    assert 'id="slowness-latents"' in page.read_text()

@@ -1,13 +1,14 @@
 """Evaluate a trained run: load it and its judge, run :func:`dsae.eval.evaluate` on the test
 split (the training split loaded only for the verification probes), and write
-``metrics.json``, the trajectory plots, the verification ROC curves and the imputation curve
-into an output folder."""
+``metrics.json``, the trajectory plots, the verification ROC curves, the imputation curve
+and the slow-latents figure into an output folder."""
 
 from __future__ import annotations
 
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,14 @@ from dsae.train import load_run
 from dsae.utils import atomic_write_text
 from dsae.viz.dynamics import plot_imputation
 from dsae.viz.plots import plot_factor_trajectories, plot_roc_curves
+from dsae.viz.slowness import plot_slowness
 
 METRICS_FILE = "metrics.json"
 MIN_REPEATS = 3
 TRAJECTORY_PLOTS = {"static": "trajectories_fixed_f", "dynamic": "trajectories_fixed_z"}
 ROC_PLOT = "verification_roc.png"
 IMPUTATION_PLOT = "imputation.png"
+SLOWNESS_PLOT = "slowness.png"
 
 __all__ = ["METRICS_FILE", "MIN_REPEATS", "ROC_PLOT", "evaluate_run", "trajectory_plot_name"]
 
@@ -36,6 +39,37 @@ def trajectory_plot_name(fix: str, sampler: str) -> str:
     """File name of a trajectory plot: the learnt prior's keep the plain names."""
     suffix = "" if sampler == LEARNT_PRIOR else f"_{sampler}"
     return f"{TRAJECTORY_PLOTS[fix]}{suffix}.png"
+
+
+def _plot_roc(verification: dict[str, Any], path: Path) -> bool:
+    if not verification["roc"]:
+        return False
+    title = "Verification: cosine scores of pairs of test utterances"
+    plot_roc_curves(verification["roc"], path, verification["eer"], title)
+    return True
+
+
+def _plot_imputation(imputation: dict[str, Any], path: Path) -> bool:
+    curves = {
+        mode.replace("_", " "): {"missing": imputation["missing"], **imputation[mode]}
+        for mode in ("sampled", "most_likely")
+    }
+    title = "Imputation: the last k frames predicted by the prior dynamics"
+    plot_imputation(curves, path, key="wrong_missing", title=title)
+    return True
+
+
+def _plot_slowness(result: dict[str, Any], path: Path) -> bool:
+    plot_slowness(result, path, "Slow latents: eigenvalues of the dynamics per latent")
+    return True
+
+
+# protocol -> (file name, draw(result, path) -> whether a plot was written)
+PLOTTERS: dict[str, tuple[str, Callable[[dict[str, Any], Path], bool]]] = {
+    "verification": (ROC_PLOT, _plot_roc),
+    "imputation": (IMPUTATION_PLOT, _plot_imputation),
+    "slowness": (SLOWNESS_PLOT, _plot_slowness),
+}
 
 
 def evaluate_run(
@@ -100,22 +134,11 @@ def evaluate_run(
         train=(lambda: load_split(data, "train")) if (data / "train.npz").is_file() else None,
         progress=progress,
     )
-    verification = metrics.get("verification")
-    if verification and verification["roc"]:
-        title = "Verification: cosine scores of pairs of test utterances"
-        plot_roc_curves(verification["roc"], out / ROC_PLOT, verification["eer"], title)
-        verification["plot"] = ROC_PLOT
-        plots.append(ROC_PLOT)
-    imputation = metrics.get("imputation")
-    if imputation:
-        curves = {
-            mode.replace("_", " "): {"missing": imputation["missing"], **imputation[mode]}
-            for mode in ("sampled", "most_likely")
-        }
-        title = "Imputation: the last k frames predicted by the prior dynamics"
-        plot_imputation(curves, out / IMPUTATION_PLOT, key="wrong_missing", title=title)
-        imputation["plot"] = IMPUTATION_PLOT
-        plots.append(IMPUTATION_PLOT)
+    for name, (filename, draw) in PLOTTERS.items():
+        result = metrics.get(name)
+        if result and draw(result, out / filename):
+            result["plot"] = filename
+            plots.append(filename)
     data_fp = fingerprint(data)
     metrics["data"].update(
         {

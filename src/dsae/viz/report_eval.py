@@ -39,6 +39,7 @@ from dsae.viz.report_samplers import (
     sampler_results,
     table1_tables,
 )
+from dsae.viz.report_slowness import slowness_tables
 from dsae.viz.report_verification import verification_tables
 
 __all__ = ["PublishedTables", "eval_section", "sampler_results"]
@@ -217,6 +218,7 @@ _PROTOCOLS: dict[str, tuple[str, Callable[..., str]]] = {
     "latent": ("Latent metrics", _each(_latent, "latent")),
     "verification": ("Speaker verification and linear probes", verification_tables),
     "imputation": ("Imputation: predicting the missing frames", imputation_tables),
+    "slowness": ("Slow latents: eigenvalues of the dynamics", slowness_tables),
     "plots": (
         "Plots",
         lambda entries, published, eval_dir: "".join(

@@ -13,6 +13,8 @@
   per static factor) and linear probes of every per-sequence factor from each.
 - ``imputation``: Li & Mandt (2018), section 4.3, Fig. 8 (wrong pixels and ball position of
   the last k frames predicted from the first T - k, on binary frames).
+- ``slowness``: for models with linear latent dynamics, each latent's eigenvalues against
+  what it predicts, and swaps of the slowest latents between sequences.
 
 :func:`select_protocols` picks those the data and the model allow and says why the rest
 are skipped; protocols that sample run once per sampler.
@@ -31,6 +33,7 @@ from dsae.eval.protocols import (
     imputation,
     latent,
     reconstruction,
+    slowness,
     style,
     swap,
     table1,
@@ -52,6 +55,7 @@ from dsae.eval.protocols.generation import generation_protocol
 from dsae.eval.protocols.imputation import imputation_protocol
 from dsae.eval.protocols.latent import latent_protocol
 from dsae.eval.protocols.reconstruction import reconstruction_protocol
+from dsae.eval.protocols.slowness import has_eigenvalues, slowness_protocol
 from dsae.eval.protocols.style import style_protocol
 from dsae.eval.protocols.swap import swap_partners, swap_protocol
 from dsae.eval.protocols.table1 import table1_protocol
@@ -79,6 +83,7 @@ class ProtocolSpec:
     dynamics: bool = False  # a model that continues its dynamics from seen frames (impute)
     measured: bool = False  # per-frame states dsae can measure from frames (data.measures)
     static_code: bool = False  # a model with a static code f (f_dim > 0)
+    eigenvalues: bool = False  # a model with linear latent dynamics (eigenvalues)
 
 
 # In the order they run (and appear in metrics.json).
@@ -122,6 +127,11 @@ PROTOCOLS: dict[str, ProtocolSpec] = {
         binary=True,
         dynamics=True,
     ),
+    "slowness": ProtocolSpec(
+        slowness.run,
+        "eigenvalues of the linear dynamics per latent against what each latent predicts",
+        eigenvalues=True,
+    ),
 }
 
 
@@ -150,6 +160,8 @@ def skip_reason(
         return f"needs a model that can sample (a {type(model).__name__} cannot)"
     if spec.static_code and getattr(model, "f_dim", 1) == 0:
         return f"needs a model with a static code f (a {type(model).__name__} has f_dim 0)"
+    if spec.eigenvalues and not has_eigenvalues(model):
+        return f"needs a model with linear latent dynamics (a {type(model).__name__} has none)"
     if spec.dynamics and not can_impute(model):
         return (
             "needs a model that continues its dynamics from seen frames "
@@ -194,6 +206,7 @@ __all__ = [
     "reconstruction_protocol",
     "select_protocols",
     "skip_reason",
+    "slowness_protocol",
     "style_protocol",
     "swap_partners",
     "swap_protocol",

@@ -1,0 +1,185 @@
+"""The slow-latents part of docs/RESULTS.md: the runs of ``benchmarks/lds.py``.
+
+Whether the latents of the linear-dynamics model whose eigenvalues sit near 1 carry the
+static factors of Sprites ("Disentangling via dynamics", section 2), and the DSAE's swaps
+on the same step budget beside the slow-block swaps.
+"""
+
+from __future__ import annotations
+
+from benchlib.page_text import fmt, get, show, spread, table
+
+FIGURE = "img/lds_slowness.png"
+
+
+def _best_row(run: dict) -> dict | None:
+    swaps = get(run, "slowness.swaps")
+    if not swaps:
+        return None
+    return next((r for r in swaps["curve"] if r["k"] == swaps["best_k"]), None)
+
+
+def _swap_figures(run: dict) -> dict[str, float | None]:
+    """Judge accuracy (%) per factor in the swaps: the best slow block (lds) or f/z (dsae)."""
+    if run.get("model") == "lds":
+        row = _best_row(run) or {}
+        return {**row.get("static", {}), **row.get("dynamic", {}),
+                "static mean": row.get("static_mean")}  # fmt: skip
+    swap = run.get("swap") or {}
+    out = {k: v.get("acc") for g in ("static", "dynamic") for k, v in swap.get(g, {}).items()}
+    statics = [v.get("acc") for v in swap.get("static", {}).values()]
+    out["static mean"] = sum(statics) / len(statics) if statics else None
+    return out
+
+
+def _swap_table(by_model: dict[str, list[dict]]) -> list[str]:
+    names = []
+    for runs in by_model.values():
+        for r in runs:
+            names += [k for k in _swap_figures(r) if k not in names]
+    rows = []
+    for model, runs in by_model.items():
+        what = ("k slowest latents from the content source, best k: "
+                + ", ".join(str(get(r, "slowness.swaps.best_k")) for r in runs)
+                if model == "lds" else "f from the content source, z_1:T from the motion source")  # fmt: skip
+        figures = [_swap_figures(r) for r in runs]
+        psnr = fmt(spread(get(r, "reconstruction.psnr") for r in runs), ".2f", len(runs))
+        rows.append([model, what, str(len(runs)),
+                     *(fmt(spread(f.get(k) for f in figures), ".1f", len(runs)) for k in names),
+                     psnr])  # fmt: skip
+    return table(["model", "swap", "seeds", *(f"{k} kept %" for k in names), "PSNR dB"], rows)
+
+
+def _curve_table(runs: list[dict]) -> list[str]:
+    curves = [get(r, "slowness.swaps.curve") or [] for r in runs]
+    ks = [row["k"] for row in curves[0]] if curves else []
+    rows = []
+    for i, k in enumerate(ks):
+        cells = []
+        for key in ("static_mean", "dynamic_mean"):
+            vals = (c[i][key] for c in curves if i < len(c) and c[i]["k"] == k)
+            cells.append(fmt(spread(vals), ".1f", len(runs)))
+        rows.append([str(k), *cells])
+    return table(["k slowest latents swapped", "static kept % (mean)", "action kept %"], rows)
+
+
+def _eigen_table(runs: list[dict]) -> list[str]:
+    rows = []
+    groups = [g for g in get(runs[0], "slowness.rank_correlation", {})]
+    for group in groups:
+        rho = spread(get(r, "slowness.rank_correlation", {}).get(group) for r in runs)
+        rows.append([f"slowness vs {group} score, Spearman rho", fmt(rho, "+.2f", len(runs))])
+    for label, key, spec in (
+        ("slowest latent: mean abs(lambda_t - 1)", min, ".3f"),
+        ("fastest latent: mean abs(lambda_t - 1)", max, ".3f"),
+    ):
+        vals = (key(get(r, "slowness.eigenvalues.slowness") or [float("nan")]) for r in runs)
+        rows.append([label, fmt(spread(vals), spec, len(runs))])
+    prior = [get(r, "slowness.eigenvalues.prior") or [] for r in runs]
+    rows.append(["prior eigenvalues, range over latents",
+                 "; ".join(f"{min(p):.3f} to {max(p):.3f}" for p in prior if p)])  # fmt: skip
+    return table(["linear-dynamics model", "over seeds"], rows)
+
+
+def _slow_rank(run: dict, column: list[float]) -> tuple[int, float]:
+    """(1-based rank in slowness of the latent with the highest value, that value)."""
+    order = get(run, "slowness.order") or []
+    best = max(range(len(column)), key=column.__getitem__)
+    return order.index(best) + 1, column[best]
+
+
+def _states_table(runs: list[dict]) -> list[str]:
+    names = list(get(runs[0], "slowness.state_r2") or {})
+    rows = []
+    for name in names:
+        cells = []
+        for r in runs:
+            rank, r2 = _slow_rank(r, get(r, "slowness.state_r2")[name])
+            cells.append(f"{rank} ({r2:.2f})")
+        rows.append([name, "; ".join(cells)])
+    z_dim = get(runs[0], "slowness.z_dim", "?")
+    return table(["state component", f"slowness rank of its best latent of {z_dim} (R^2), "
+                  "per seed"], rows)  # fmt: skip
+
+
+def _machine(runs: list[dict]) -> str:
+    """CPU, its instruction sets and whether bfloat16 ran, per distinct machine."""
+    out = set()
+    for r in runs:
+        sets = [k for k, v in (get(r, "machine.instruction_sets") or {}).items() if v]
+        bf16 = "bfloat16" if get(r, "machine.bf16_autocast") else "float32"
+        out.add(f"{show(r, 'machine.cpu')} ({', '.join(sets) or 'n/a'}; {bf16})")
+    return "; ".join(sorted(out))
+
+
+def _runs(runs: list[dict]) -> list[str]:
+    rows = []
+    for r in runs:
+        dirty = " (uncommitted changes)" if get(r, "machine.commit_dirty") else ""
+        rows.append([show(r, "model"), show(r, "seed"), show(r, "machine.commit") + dirty,
+                     f"{get(r, 'training.wall_time_s', 0) / 60:.0f}",
+                     f"`{r.get('command', 'n/a')}`"])  # fmt: skip
+    return table(["model", "seed", "commit", "training min", "command"], rows)
+
+
+def lds_section(runs: list[dict]) -> list[str]:
+    """The page's slow-latents section (nothing when there is no run)."""
+    if not runs:
+        return []
+    by_model: dict[str, list[dict]] = {}
+    for r in sorted(runs, key=lambda r: (r.get("model", ""), r.get("seed", 0))):
+        by_model.setdefault(r.get("model", "?"), []).append(r)
+    balls = by_model.pop("lds_balls", [])
+    lds = by_model.get("lds", [])
+    sprites = [r for rs in by_model.values() for r in rs]
+    first = sprites[0] if sprites else runs[0]
+    steps = sorted({get(r, "training.steps") for r in sprites}, key=str)
+    lines = [
+        "## Slow latents: linear dynamics without f (Sprites)",
+        "",
+        "The proposal 'Disentangling via dynamics' (section 2): `configs/sprites_lds.yaml` has "
+        "no static code; 32 latents follow z_t = diag(lambda) z_t-1 + noise, the posterior's "
+        "lambda_t come from a network of (x_t, x_t-1) and a regulariser pulls them toward 1, "
+        "harder for later latents. Question: do the latents whose eigenvalues sit near 1 carry "
+        "the static factors? `configs/sprites_dsae.yaml` (f and z_t) on the same budget: "
+        f"{', '.join(map(str, steps))} steps on one thread, "
+        f"{get(first, 'data.n_test', 'n/a')} test sequences, judge "
+        f"`{get(first, 'judge.path', 'n/a')}`; {_machine(runs)}. Posterior means only "
+        "(no sampler); each run's `dsae train` command is in its JSON.",
+        "",
+        "Swaps scored by the judge (mean ± std over seeds): each factor kept from the source "
+        "it should come from (static from the content source, action from the motion source).",
+        "",
+        *_swap_table(by_model),
+        "",
+    ]
+    if lds:
+        lines += [
+            "Per latent: its slowness (mean over test steps of abs(lambda_t,i - 1)) against "
+            "what it predicts (a logistic regression's held-out accuracy of each factor from "
+            "the latent's trajectory z_1:T,i, as (acc - chance) / (1 - chance)). Slow latents "
+            "static would show as a negative rho with the static scores and a positive one "
+            "with the action's.",
+            "",
+            *_eigen_table(lds),
+            "",
+            "Slow-block swaps against k (mean over seeds):",
+            "",
+            *_curve_table(lds),
+            "",
+            f"![Slow latents of seed 0]({FIGURE})",
+            "",
+        ]
+    if balls:
+        lines += [
+            f"Bouncing balls (`configs/balls_lds.yaml`, {len(balls)} seed(s), "
+            f"{', '.join(sorted({show(r, 'training.steps') for r in balls}))} steps): no "
+            "labels, so each latent's R^2 with the ball's state per frame (position, velocity) "
+            "stands for what it predicts.",
+            "",
+            *_eigen_table(balls),
+            "",
+            *_states_table(balls),
+            "",
+        ]
+    return [*lines, *_runs(runs), ""]

@@ -1,0 +1,202 @@
+"""The slow-latents benchmark: on Sprites, do the latents of the linear-dynamics model
+(``configs/sprites_lds.yaml``, no f) whose eigenvalues sit near 1 carry the static factors,
+and how does that compare with the DSAE (``configs/sprites_dsae.yaml``) on the same budget?
+
+One run of this script trains one of the two models and scores it, in this order:
+
+1. training: the model's config for ``--steps`` steps on one thread (``train.threads=1``,
+   ``train.seed``, ``data.root``, ``train.progress=false``; two runs side by side fill a
+   2-core machine), exactly what the recorded ``dsae train`` command does; a run folder that
+   already holds that finished run is scored as it is, any other run there is refused;
+2. scoring on the first ``--sequences`` test sequences: for ``lds`` the slowness protocol
+   (eigenvalues per latent against what each latent predicts, the rank correlations, the
+   slow-block swaps judged), for ``dsae`` the swap protocol (f of one sequence with z_1:T of
+   another, judged) and the latent metrics; the reconstructions' quality for both.
+   ``lds_balls`` is the lds family on the bouncing balls (``configs/balls_lds.yaml``): no
+   labels and no judge, each latent's R^2 with the ball's position and velocity instead;
+3. ``benchmarks/results/lds-<model>-seed<k>.json``; with ``--figure PATH`` the slowness
+   figure of an ``lds`` run as well.
+
+    python benchmarks/lds.py --model lds --seed 0 --data data/sprites --figure docs/img/lds_slowness.png
+    python benchmarks/lds.py --model dsae --seed 0 --data data/sprites
+    python benchmarks/lds.py --model lds_balls --seed 0 --data data/balls --steps 800
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from benchlib.fixed_steps import train_command, train_or_reuse
+from benchlib.inputs import ensure_judge
+from benchlib.machine import machine_record
+from benchlib.runargs import RESULTS
+
+from dsae.config import load_config
+from dsae.data import fingerprint, load_split
+from dsae.errors import DsaeError
+from dsae.eval import evaluate, load_judge, to_json_safe, versions
+from dsae.train import load_run, resolve_autocast
+from dsae.utils import atomic_write_text, set_threads
+from dsae.viz.slowness import plot_slowness
+
+CONFIGS = {
+    "lds": "configs/sprites_lds.yaml",
+    "dsae": "configs/sprites_dsae.yaml",
+    "lds_balls": "configs/balls_lds.yaml",
+}
+PROTOCOLS = {
+    "lds": ["reconstruction", "slowness"],
+    "dsae": ["reconstruction", "swap", "latent"],
+    "lds_balls": ["reconstruction", "slowness"],
+}
+JUDGED = ("lds", "dsae")  # the balls have no labelled factors to judge
+STEPS = 1350  # about 20 minutes per run on one core of a 2-core AMD EPYC (AVX2)
+
+
+def _say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", required=True, choices=list(CONFIGS), help="which model")
+    p.add_argument("--seed", type=int, default=0, help="train.seed (and the scoring's seed)")
+    p.add_argument("--steps", type=int, default=STEPS, help="training steps (train.max_steps)")
+    p.add_argument("--config", default=None, help="YAML config (default: the model's)")
+    p.add_argument("--data", default=None, help="Sprites directory (default: data.root)")
+    p.add_argument("--judge", default=None, help="judge file (default: DATA/judge.pt)")
+    p.add_argument("--judge-epochs", type=int, default=20, help="epochs of a new judge")
+    p.add_argument("--run-dir", default=None, help="run folder (default: runs/lds/MODEL-seedK)")
+    p.add_argument("--out", default=None, help="JSON (default: results/lds-MODEL-seedK.json)")
+    p.add_argument("--figure", default=None, help="also draw the slowness figure here (lds)")
+    p.add_argument("--sequences", type=int, default=1000, help="first test sequences (0: all)")
+    p.add_argument("--batch-size", type=int, default=128, help="batch of the scoring")
+    p.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="further config override (repeatable; e.g. a smaller model)",
+    )  # fmt: skip
+    args = p.parse_args(argv)
+    if args.steps < 1 or args.sequences < 0 or args.batch_size < 1:
+        p.error("--steps and --batch-size must be >= 1 and --sequences >= 0")
+    if args.figure and args.model == "dsae":
+        p.error("--figure draws the slowness of an lds run")
+    return args
+
+
+def run_overrides(seed: int, steps: int, data_dir: Path, extra: list[str]) -> list[str]:
+    """Every override of a run, in the order ``dsae train`` is given them."""
+    fixed = [
+        f"data.root={data_dir}",
+        f"train.max_steps={steps}",
+        "train.threads=1",
+        f"train.seed={seed}",
+        "train.progress=false",
+    ]
+    return [*fixed, *extra]
+
+
+def score(run_dir: Path, data_dir: Path, judge_path: Path | None, args: argparse.Namespace) -> dict:
+    """The model's protocols on the first ``--sequences`` test sequences."""
+    loaded = load_run(run_dir)
+    split = load_split(data_dir, "test")
+    n = len(split) if args.sequences == 0 else min(args.sequences, len(split))
+    split = split if n == len(split) else split.subset(np.arange(n))
+    judge = load_judge(judge_path) if judge_path is not None else None
+    return evaluate(
+        loaded.model, split, judge, None, args.seed, 1, args.batch_size,
+        protocols=PROTOCOLS[args.model],
+    )  # fmt: skip
+
+
+def benchmark(args: argparse.Namespace, config: str, data_dir: Path, run_dir: Path) -> dict:
+    """Train (or reuse) the run and score it; the record written as JSON."""
+    t_start = time.perf_counter()
+    overrides = run_overrides(args.seed, args.steps, data_dir, args.overrides)
+    cfg = load_config(config, overrides)
+    set_threads(cfg.train.threads)
+    judge_path, judge = None, None
+    if args.model in JUDGED:
+        judge_path = Path(args.judge) if args.judge is not None else data_dir / "judge.pt"
+        judge = ensure_judge(judge_path, data_dir, args.judge_epochs, progress=False)
+    _say(f"[1/3] training: {args.model}, seed {args.seed}, {args.steps} steps in {run_dir}")
+    training = train_or_reuse(cfg, run_dir, progress=False)
+    _say(f"[2/3] scoring: {', '.join(PROTOCOLS[args.model])}")
+    t0 = time.perf_counter()
+    metrics = score(run_dir, data_dir, judge_path, args)
+    t_score = time.perf_counter() - t0
+    return {
+        "benchmark": "lds",
+        "model": args.model,
+        "seed": args.seed,
+        "config": config,
+        "overrides": overrides,
+        "train_command": train_command(config, run_dir, overrides),
+        "resolved_config": cfg.to_dict(),
+        "machine": machine_record(resolve_autocast(cfg.train.autocast)),
+        "versions": versions(),
+        "data": {
+            "dir": str(data_dir.resolve()),
+            "fingerprint": fingerprint(data_dir),
+            **metrics["data"],
+        },
+        "judge": judge,
+        "run_dir": str(run_dir.resolve()),
+        "training": training,
+        **{k: metrics.get(k) for k in PROTOCOLS[args.model]},
+        "skipped": metrics["skipped"],
+        "timing": {
+            "training_s": 0.0 if training["reused"] else training["wall_time_s"],
+            "scoring_s": round(t_score, 3),
+            "scoring_parts_s": metrics["timing"],
+            "total_s": round(time.perf_counter() - t_start, 3),
+        },
+    }
+
+
+def _summary(result: dict) -> str:
+    psnr = (result.get("reconstruction") or {}).get("psnr")
+    out = "" if psnr is None else f"PSNR {psnr:.2f} dB"
+    slow = result.get("slowness")
+    if slow:
+        rho = ", ".join(
+            f"{g} {v:+.2f}" for g, v in slow["rank_correlation"].items() if v is not None
+        )
+        out += f"; rank correlation of slowness with the scores: {rho}"
+    if slow and slow.get("swaps"):
+        best = next(r for r in slow["swaps"]["curve"] if r["k"] == slow["swaps"]["best_k"])
+        out += (f"; best slow block k = {best['k']}: static kept {best['static_mean']:.1f}%, "
+                f"dynamic kept {best['dynamic_mean']:.1f}%")  # fmt: skip
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        config = args.config or CONFIGS[args.model]
+        cfg = load_config(config)
+        data_dir = Path(args.data if args.data is not None else cfg.data.root)
+        stem = f"{args.model}-seed{args.seed}"
+        run_dir = Path(args.run_dir) if args.run_dir else Path("runs") / "lds" / stem
+        out = Path(args.out) if args.out else RESULTS / f"lds-{stem}.json"
+        result = benchmark(args, config, data_dir, run_dir)
+        given = sys.argv[1:] if argv is None else argv
+        result["command"] = shlex.join(["python", "benchmarks/lds.py", *given])
+        if args.figure:
+            title = f"Slow latents of {config}, seed {args.seed}, {args.steps} steps"
+            plot_slowness(result["slowness"], args.figure, title)
+    except DsaeError as e:
+        print(f"lds.py: error: {e}", file=sys.stderr)
+        return 2
+    atomic_write_text(out, json.dumps(to_json_safe(result), indent=2, allow_nan=False) + "\n")
+    _say(f"[3/3] {_summary(result)}; scored in {result['timing']['scoring_s']:.0f} s; wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

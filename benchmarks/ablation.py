@@ -33,20 +33,23 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-from benchlib.fixed_steps import train_command, train_or_reuse
+from benchlib.fixed_steps import train_or_reuse
 from benchlib.inputs import ensure_judge
-from benchlib.machine import machine_record
+from benchlib.scored_run import (
+    add_scored_run_arguments,
+    check_scored_run_arguments,
+    first_test_sequences,
+    fixed_overrides,
+    run_paths,
+    run_record,
+)
 
 from dsae.config import load_config
-from dsae.data import fingerprint, load_split
 from dsae.errors import DsaeError
-from dsae.eval import LEARNT_PRIOR, evaluate, load_judge, to_json_safe, versions
-from dsae.train import load_run, resolve_autocast
+from dsae.eval import LEARNT_PRIOR, evaluate, load_judge, to_json_safe
+from dsae.train import load_run
 from dsae.utils import atomic_write_text, set_threads
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
 CONFIG = "configs/sprites_dsae.yaml"
 ARMS: dict[str, list[str]] = {
     "none": [],
@@ -71,49 +74,17 @@ def _say(msg: str) -> None:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--arm", required=True, choices=list(ARMS), help="the objective")
-    p.add_argument("--seed", type=int, default=0, help="train.seed (and the scoring's seed)")
-    p.add_argument("--steps", type=int, default=500, help="training steps (train.max_steps)")
     p.add_argument("--config", default=CONFIG, help=f"YAML config (default: {CONFIG})")
-    p.add_argument("--data", default=None, help="Sprites directory (default: data.root)")
-    p.add_argument("--judge", default=None, help="judge file (default: DATA/judge.pt)")
-    p.add_argument("--judge-epochs", type=int, default=20, help="epochs of a new judge")
-    p.add_argument("--run-dir", default=None, help="run folder (default: runs/ablation/ARM-seedK)")
-    p.add_argument("--out", default=None, help="JSON (default: results/ablation-ARM-seedK.json)")
-    p.add_argument("--sequences", type=int, default=0, help="first test sequences (0: all)")
-    p.add_argument("--batch-size", type=int, default=128, help="batch of the scoring")
-    p.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-        help="further config override, after the arm's (repeatable; e.g. a smaller model)",
-    )  # fmt: skip
+    add_scored_run_arguments(p, 500, 0, "ablation", "ARM")
     args = p.parse_args(argv)
-    if args.steps < 1 or args.sequences < 0 or args.batch_size < 1:
-        p.error("--steps and --batch-size must be >= 1 and --sequences >= 0")
+    check_scored_run_arguments(p, args)
     return args
 
 
 def run_overrides(arm: str, seed: int, steps: int, data_dir: Path, extra: list[str]) -> list[str]:
     """Every override of an arm's run, in the order ``dsae train`` is given them."""
-    fixed = [
-        f"data.root={data_dir}",
-        f"train.max_steps={steps}",
-        f"train.lr_warmup_steps={WARMUP_STEPS}",
-        "train.threads=1",
-        f"train.seed={seed}",
-        "train.progress=false",
-    ]
-    return [*fixed, *ARMS[arm], *extra]
-
-
-def score(run_dir: Path, data_dir: Path, judge_path: Path, args: argparse.Namespace) -> dict:
-    """Table 1 (own priors), latent metrics and reconstruction quality on the test split."""
-    loaded = load_run(run_dir)
-    split = load_split(data_dir, "test")
-    n = len(split) if args.sequences == 0 else min(args.sequences, len(split))
-    split = split if n == len(split) else split.subset(np.arange(n))
-    return evaluate(
-        loaded.model, split, load_judge(judge_path), None, args.seed, 1, args.batch_size,
-        protocols=PROTOCOLS,
-    )  # fmt: skip
+    warmup = f"train.lr_warmup_steps={WARMUP_STEPS}"
+    return [*fixed_overrides(data_dir, steps, seed, warmup), *ARMS[arm], *extra]
 
 
 def benchmark(args: argparse.Namespace, data_dir: Path, judge_path: Path, run_dir: Path) -> dict:
@@ -127,37 +98,22 @@ def benchmark(args: argparse.Namespace, data_dir: Path, judge_path: Path, run_di
     training = train_or_reuse(cfg, run_dir, progress=False)
     _say(f"[2/3] scoring: {', '.join(PROTOCOLS)}")
     t0 = time.perf_counter()
-    metrics = score(run_dir, data_dir, judge_path, args)
+    metrics = evaluate(
+        load_run(run_dir).model, first_test_sequences(data_dir, args.sequences),
+        load_judge(judge_path), None, args.seed, 1, args.batch_size, protocols=PROTOCOLS,
+    )  # fmt: skip
     t_score = time.perf_counter() - t0
+    record = run_record(cfg, args.config, overrides, run_dir, data_dir, metrics, judge,
+                        training, t_score, t_start)  # fmt: skip
     return {
         "benchmark": "ablation",
         "arm": args.arm,
         "arm_overrides": ARMS[args.arm],
-        "config": args.config,
-        "overrides": overrides,
-        "train_command": train_command(args.config, run_dir, overrides),
-        "resolved_config": cfg.to_dict(),
-        "machine": machine_record(resolve_autocast(cfg.train.autocast)),
-        "versions": versions(),
-        "data": {
-            "dir": str(data_dir.resolve()),
-            "fingerprint": fingerprint(data_dir),
-            **metrics["data"],
-        },
-        "judge": judge,
-        "run_dir": str(run_dir.resolve()),
-        "training": training,
+        **record,
         "sampler": LEARNT_PRIOR,
         "table1": metrics["table1"][LEARNT_PRIOR],
         "latent": metrics.get("latent"),
         "reconstruction": metrics.get("reconstruction"),
-        "skipped": metrics["skipped"],
-        "timing": {
-            "training_s": 0.0 if training["reused"] else training["wall_time_s"],
-            "scoring_s": round(t_score, 3),
-            "scoring_parts_s": metrics["timing"],
-            "total_s": round(time.perf_counter() - t_start, 3),
-        },
     }
 
 
@@ -167,9 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_config(args.config)
         data_dir = Path(args.data if args.data is not None else cfg.data.root)
         judge_path = Path(args.judge) if args.judge is not None else data_dir / "judge.pt"
-        stem = f"{args.arm}-seed{args.seed}"
-        run_dir = Path(args.run_dir) if args.run_dir else Path("runs") / "ablation" / stem
-        out = Path(args.out) if args.out else RESULTS / f"ablation-{stem}.json"
+        run_dir, out = run_paths(args, "ablation", args.arm)
         result = benchmark(args, data_dir, judge_path, run_dir)
         given = sys.argv[1:] if argv is None else argv
         result["command"] = shlex.join(["python", "benchmarks/ablation.py", *given])

@@ -31,17 +31,21 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-from benchlib.fixed_steps import train_command, train_or_reuse
+from benchlib.fixed_steps import train_or_reuse
 from benchlib.inputs import ensure_judge
-from benchlib.machine import machine_record
-from benchlib.runargs import RESULTS
+from benchlib.scored_run import (
+    add_scored_run_arguments,
+    check_scored_run_arguments,
+    first_test_sequences,
+    fixed_overrides,
+    run_paths,
+    run_record,
+)
 
 from dsae.config import load_config
-from dsae.data import fingerprint, load_split
 from dsae.errors import DsaeError
-from dsae.eval import evaluate, load_judge, to_json_safe, versions
-from dsae.train import load_run, resolve_autocast
+from dsae.eval import evaluate, load_judge, to_json_safe
+from dsae.train import load_run
 from dsae.utils import atomic_write_text, set_threads
 from dsae.viz.slowness import plot_slowness
 
@@ -66,58 +70,20 @@ def _say(msg: str) -> None:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", required=True, choices=list(CONFIGS), help="which model")
-    p.add_argument("--seed", type=int, default=0, help="train.seed (and the scoring's seed)")
-    p.add_argument("--steps", type=int, default=STEPS, help="training steps (train.max_steps)")
     p.add_argument("--config", default=None, help="YAML config (default: the model's)")
-    p.add_argument("--data", default=None, help="Sprites directory (default: data.root)")
-    p.add_argument("--judge", default=None, help="judge file (default: DATA/judge.pt)")
-    p.add_argument("--judge-epochs", type=int, default=20, help="epochs of a new judge")
-    p.add_argument("--run-dir", default=None, help="run folder (default: runs/lds/MODEL-seedK)")
-    p.add_argument("--out", default=None, help="JSON (default: results/lds-MODEL-seedK.json)")
     p.add_argument("--figure", default=None, help="also draw the slowness figure here (lds)")
-    p.add_argument("--sequences", type=int, default=1000, help="first test sequences (0: all)")
-    p.add_argument("--batch-size", type=int, default=128, help="batch of the scoring")
-    p.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-        help="further config override (repeatable; e.g. a smaller model)",
-    )  # fmt: skip
+    add_scored_run_arguments(p, STEPS, 1000, "lds", "MODEL")
     args = p.parse_args(argv)
-    if args.steps < 1 or args.sequences < 0 or args.batch_size < 1:
-        p.error("--steps and --batch-size must be >= 1 and --sequences >= 0")
+    check_scored_run_arguments(p, args)
     if args.figure and args.model == "dsae":
         p.error("--figure draws the slowness of an lds run")
     return args
 
 
-def run_overrides(seed: int, steps: int, data_dir: Path, extra: list[str]) -> list[str]:
-    """Every override of a run, in the order ``dsae train`` is given them."""
-    fixed = [
-        f"data.root={data_dir}",
-        f"train.max_steps={steps}",
-        "train.threads=1",
-        f"train.seed={seed}",
-        "train.progress=false",
-    ]
-    return [*fixed, *extra]
-
-
-def score(run_dir: Path, data_dir: Path, judge_path: Path | None, args: argparse.Namespace) -> dict:
-    """The model's protocols on the first ``--sequences`` test sequences."""
-    loaded = load_run(run_dir)
-    split = load_split(data_dir, "test")
-    n = len(split) if args.sequences == 0 else min(args.sequences, len(split))
-    split = split if n == len(split) else split.subset(np.arange(n))
-    judge = load_judge(judge_path) if judge_path is not None else None
-    return evaluate(
-        loaded.model, split, judge, None, args.seed, 1, args.batch_size,
-        protocols=PROTOCOLS[args.model],
-    )  # fmt: skip
-
-
 def benchmark(args: argparse.Namespace, config: str, data_dir: Path, run_dir: Path) -> dict:
     """Train (or reuse) the run and score it; the record written as JSON."""
     t_start = time.perf_counter()
-    overrides = run_overrides(args.seed, args.steps, data_dir, args.overrides)
+    overrides = [*fixed_overrides(data_dir, args.steps, args.seed), *args.overrides]
     cfg = load_config(config, overrides)
     set_threads(cfg.train.threads)
     judge_path, judge = None, None
@@ -128,34 +94,20 @@ def benchmark(args: argparse.Namespace, config: str, data_dir: Path, run_dir: Pa
     training = train_or_reuse(cfg, run_dir, progress=False)
     _say(f"[2/3] scoring: {', '.join(PROTOCOLS[args.model])}")
     t0 = time.perf_counter()
-    metrics = score(run_dir, data_dir, judge_path, args)
+    metrics = evaluate(
+        load_run(run_dir).model, first_test_sequences(data_dir, args.sequences),
+        load_judge(judge_path) if judge_path is not None else None, None, args.seed, 1,
+        args.batch_size, protocols=PROTOCOLS[args.model],
+    )  # fmt: skip
     t_score = time.perf_counter() - t0
+    record = run_record(cfg, config, overrides, run_dir, data_dir, metrics, judge, training,
+                        t_score, t_start)  # fmt: skip
     return {
         "benchmark": "lds",
         "model": args.model,
         "seed": args.seed,
-        "config": config,
-        "overrides": overrides,
-        "train_command": train_command(config, run_dir, overrides),
-        "resolved_config": cfg.to_dict(),
-        "machine": machine_record(resolve_autocast(cfg.train.autocast)),
-        "versions": versions(),
-        "data": {
-            "dir": str(data_dir.resolve()),
-            "fingerprint": fingerprint(data_dir),
-            **metrics["data"],
-        },
-        "judge": judge,
-        "run_dir": str(run_dir.resolve()),
-        "training": training,
+        **record,
         **{k: metrics.get(k) for k in PROTOCOLS[args.model]},
-        "skipped": metrics["skipped"],
-        "timing": {
-            "training_s": 0.0 if training["reused"] else training["wall_time_s"],
-            "scoring_s": round(t_score, 3),
-            "scoring_parts_s": metrics["timing"],
-            "total_s": round(time.perf_counter() - t_start, 3),
-        },
     }
 
 
@@ -181,9 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         config = args.config or CONFIGS[args.model]
         cfg = load_config(config)
         data_dir = Path(args.data if args.data is not None else cfg.data.root)
-        stem = f"{args.model}-seed{args.seed}"
-        run_dir = Path(args.run_dir) if args.run_dir else Path("runs") / "lds" / stem
-        out = Path(args.out) if args.out else RESULTS / f"lds-{stem}.json"
+        run_dir, out = run_paths(args, "lds", args.model)
         result = benchmark(args, config, data_dir, run_dir)
         given = sys.argv[1:] if argv is None else argv
         result["command"] = shlex.join(["python", "benchmarks/lds.py", *given])

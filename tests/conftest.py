@@ -11,7 +11,9 @@ import pytest
 import torch
 
 from dsae.config import Config
+from dsae.data import build_dataset, fingerprint, load_meta
 from dsae.data.base import DatasetMeta, SequenceSplit, write_dataset_dir
+from dsae.eval import save_judge, train_judge
 
 REPO = Path(__file__).resolve().parents[1]
 # the shared data beside the repository; DSAE_SHARED points elsewhere (e.g. from a worktree)
@@ -86,3 +88,14 @@ def benchlib_path():
 
 
 __all__ = ["random_split", "REPO", "SHARED"]
+
+
+@pytest.fixture(scope="session")
+def judged_toy_sprites(tmp_path_factory) -> dict[str, Path]:
+    """Tiny toy sprites (48 training, 16 test sequences of 32 x 32) and a judge trained on
+    them for one epoch: ``{"root", "data", "judge"}`` (root: a folder for runs and JSONs)."""
+    root = tmp_path_factory.mktemp("judged_toy")
+    data = build_dataset("toy_sprites", root / "toy", n_train=48, n_test=16, image_size=32)
+    judge, info = train_judge(data, epochs=1, progress=False)
+    save_judge(root / "judge.pt", judge, load_meta(data), fingerprint(data), info)
+    return {"root": root, "data": data, "judge": root / "judge.pt"}

@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from dsae.data import build_dataset, fingerprint, load_meta
-from dsae.eval import save_judge, train_judge
 from dsae.eval.published import replication_table1_rows
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,12 +34,8 @@ def bench():
 
 
 @pytest.fixture(scope="module")
-def toy(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("ablation_bench")
-    data = build_dataset("toy_sprites", root / "toy", n_train=48, n_test=16, image_size=32)
-    judge, info = train_judge(data, epochs=1, progress=False)
-    save_judge(root / "judge.pt", judge, load_meta(data), fingerprint(data), info)
-    return {"root": root, "data": data, "judge": root / "judge.pt"}
+def toy(judged_toy_sprites) -> dict[str, Path]:
+    return judged_toy_sprites
 
 
 def _args(toy: dict[str, Path], arm: str, run: str, out: str, *extra: str) -> list[str]:

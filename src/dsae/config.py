@@ -57,6 +57,9 @@ class ModelConfig:
     dvrnn_posterior: str = "full"
     # lds: rank r of the latents' interactions, A_t = diag(lambda_t) + U_t V_t^T (0: diagonal)
     lds_rank: int = 0
+    # lds: size b of Jordan blocks: latents in groups of b share one eigenvalue and
+    # z_t,i = lambda z_t-1,i + z_t-1,i+1 inside a group (1: none)
+    lds_jordan: int = 1
     # optional inductive biases; the defaults give the plain model of Li & Mandt (2018)
     # q(f | x): lstm (bi-LSTM read at both ends), mean (frame average), palette (colours seen)
     static_encoder: str = "lstm"

@@ -33,19 +33,22 @@ def _model(**kw) -> LinearDynamicsVAE:
     return build_model(cfg, VECTOR)
 
 
-def _transition(lead: tuple[int, ...], d: int, rank: int, g: torch.Generator) -> Transition:
+def _transition(
+    lead: tuple[int, ...], d: int, rank: int, g: torch.Generator, jordan: int = 1
+) -> Transition:
     def r(*s):
         return torch.randn(*lead, *s, generator=g, dtype=torch.float64)
 
-    return Transition(1.0 + 0.4 * r(d), 0.3 * r(d, rank), 0.3 * r(d, rank))
+    lam = (1.0 + 0.4 * r(d // jordan)).repeat_interleave(jordan, dim=-1)
+    return Transition(lam, 0.3 * r(d, rank), 0.3 * r(d, rank), jordan)
 
 
-def _random_prior(d: int, rank: int, seed: int = 0) -> LinearGaussianPrior:
+def _random_prior(d: int, rank: int, seed: int = 0, jordan: int = 1) -> LinearGaussianPrior:
     g = torch.Generator().manual_seed(seed)
-    prior = LinearGaussianPrior(d, rank).double()
-    a = _transition((), d, rank, g)
+    prior = LinearGaussianPrior(d, rank, jordan).double()
+    a = _transition((), d, rank, g, jordan)
     with torch.no_grad():
-        prior.eigenvalues.copy_(a.eigenvalues)
+        prior.eigenvalues.copy_(a.eigenvalues[::jordan])
         if rank:
             prior.u.copy_(a.u)
             prior.v.copy_(a.v)
@@ -55,8 +58,8 @@ def _random_prior(d: int, rank: int, seed: int = 0) -> LinearGaussianPrior:
 
 def _dense_prior(prior: LinearGaussianPrior, t: int) -> MultivariateNormal:
     """z = G e with z_1 = e_1, z_t = A z_{t-1} + sigma e_t: G[t, s] = A^(t-s) S_s."""
-    d = prior.eigenvalues.shape[0]
     a = prior.transition.matrix().detach()
+    d = a.shape[0]
     scales = [torch.eye(d, dtype=a.dtype)] + [
         torch.diag(torch.exp(0.5 * prior.logvar.detach()))
     ] * (t - 1)
@@ -72,22 +75,25 @@ def test_registered_under_its_name():
     assert MODELS["lds"] is LinearDynamicsVAE and _model().name == "lds"
 
 
-@pytest.mark.parametrize("rank", [0, 2])
-def test_prior_log_density_is_the_dense_gaussian_over_z_1_to_T(rank):
-    prior, t, d = _random_prior(3, rank), 4, 3
+DYNAMICS = [(0, 1), (2, 1), (0, 2), (1, 2)]  # (rank, Jordan block size)
+
+
+@pytest.mark.parametrize(("rank", "jordan"), DYNAMICS)
+def test_prior_log_density_is_the_dense_gaussian_over_z_1_to_T(rank, jordan):
+    prior, t, d = _random_prior(4, rank, jordan=jordan), 4, 4
     z = torch.randn(5, t, d, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     expected = _dense_prior(prior, t).log_prob(z.reshape(5, -1))
     torch.testing.assert_close(prior.log_prob(z), expected)
 
 
-@pytest.mark.parametrize("rank", [0, 2])
-def test_posterior_precision_is_that_of_its_markov_chain(rank):
+@pytest.mark.parametrize(("rank", "jordan"), DYNAMICS)
+def test_posterior_precision_is_that_of_its_markov_chain(rank, jordan):
     """J = U^T U with e = U (z - mu) the innovations e_1 = w_1 / s_1, e_t = (w_t - A_t w_{t-1}) / s_t."""
     g = torch.Generator().manual_seed(2)
-    b, t, d = 2, 4, 3
+    b, t, d = 2, 4, 4
     mean = torch.randn(b, t, d, generator=g, dtype=torch.float64)
     logvar = 0.5 * torch.randn(b, t, d, generator=g, dtype=torch.float64)
-    a = _transition((b, t - 1), d, rank, g)
+    a = _transition((b, t - 1), d, rank, g, jordan)
     q = MarkovPosterior(mean, logvar, a)
     inv_s = torch.exp(-0.5 * logvar)
     u = torch.zeros(b, t * d, t * d, dtype=torch.float64)
@@ -213,11 +219,40 @@ def test_a_slow_latent_is_static_under_the_prior():
     assert torch.equal(drawn[:, :3], seen) and not torch.equal(drawn, cont)
 
 
+def test_jordan_blocks_share_an_eigenvalue_and_carry_a_velocity():
+    a = _transition((), 6, 1, torch.Generator().manual_seed(3), jordan=3)
+    dense = a.matrix()
+    n = dense - torch.diag(a.eigenvalues) - a.u @ a.v.mT
+    links = torch.zeros(6, 6, dtype=torch.float64)
+    links[0, 1] = links[1, 2] = links[3, 4] = links[4, 5] = 1.0  # inside the two blocks only
+    torch.testing.assert_close(n, links)
+    z = torch.randn(5, 6, dtype=torch.float64)
+    torch.testing.assert_close(a.apply(z), z @ dense.T)
+    torch.testing.assert_close(
+        a.shifted(), torch.diag(a.eigenvalues) + a.u @ a.v.mT - torch.eye(6, dtype=torch.float64)
+    )
+    model = _model(z_dim=4, lds_jordan=2).eval()
+    ev = model.eigenvalues(torch.rand(2, 5, *VECTOR))
+    assert model.prior.eigenvalues.shape == (2,)
+    for lam in (ev["prior"], ev["posterior"]):
+        assert lam.shape[-1] == 4 and torch.equal(lam[..., 0], lam[..., 1])
+    with torch.no_grad():  # lambda = 1, no noise: position z_0 moves by the velocity z_1
+        model.prior.eigenvalues.fill_(1.0)
+        model.prior.logvar.fill_(float("-inf"))
+    z = model.sample_z(3, 6, torch.Generator().manual_seed(0))
+    steps = torch.arange(6, dtype=z.dtype)
+    expected = z[:, :1, 0] + steps * z[:, :1, 1]
+    torch.testing.assert_close(z[:, :, 0], expected)
+    assert torch.equal(z[:, :, 1], z[:, :1, 1].expand(-1, 6))
+
+
 def test_config_errors():
     with pytest.raises(ValueError, match="no static code f"):
         build_model(ModelConfig(name="lds", frame_net="mlp", z_dim=3), VECTOR)
     with pytest.raises(ValueError, match="lds_rank must be >= 0"):
         _model(lds_rank=-1)
+    with pytest.raises(ValueError, match="lds_jordan must be >= 1 and divide z_dim"):
+        _model(lds_jordan=2)  # z_dim 3
 
 
 def _cfg(tiny_config: Config, **train_kw) -> Config:

@@ -3,7 +3,7 @@ Gaussian posterior (after Archer et al. 2016 for the posterior).
 
 Generative model: p(z_1:T) prod_t p(x_t | z_t) with the linear-Gaussian prior
 
-    z_1 ~ N(0, I),   z_t = A z_{t-1} + sigma * eps_t,   A = diag(lambda) (+ U V^T),
+    z_1 ~ N(0, I),   z_t = A z_{t-1} + sigma * eps_t,   A = diag(lambda) (+ N) (+ U V^T),
 
 lambda one learnt eigenvalue per latent (the eigenvector basis L = I), sigma^2 a learnt
 noise variance per latent, and p(x_t | z_t) the DSAE's frame decoder and likelihood.
@@ -28,8 +28,10 @@ Where this reads the proposal (Benjamin & Andrew, "Disentangling via dynamics", 
 - The slow-dynamics regulariser sum_t sum_i gamma(i) |lambda_t,i - 1| (sections 2.2.1,
   2.2.2) acts on the posterior's lambda_t (``dsae.objectives.slow``); with
   ``model.lds_rank`` r > 0 it is section 2.3.1's sum_t sum_ij gamma(i) |(A_t - I)_ij| on
-  A_t = diag(lambda_t) + U_t V_t^T of rank-r interactions. The Jordan blocks of 2.3.2 are
-  not built.
+  A_t = diag(lambda_t) + U_t V_t^T of rank-r interactions. Section 2.3.2's small Jordan
+  blocks: ``model.lds_jordan`` b > 1 groups the latents in blocks of b with one eigenvalue
+  each and ones on the superdiagonal (``dsae.models.linear_dynamics``), in the prior and in
+  the posterior's A_t alike.
 - The model has no static code f: f_dim must be 0 (f is an empty (B, 0) tensor, KL_f = 0,
   and a swap returns the motion sequence's reconstruction). A static factor is meant to
   live in a slow latent (prior lambda = 1 with little noise keeps it constant); the rising
@@ -59,19 +61,22 @@ from dsae.models.linear_dynamics import LinearGaussianPrior, MarkovPosterior, Tr
 
 
 class TransitionNet(nn.Module):
-    """A_t = diag(lambda_t) + U_t V_t^T = NN_lambda(x_t, x_{t-1}) for t = 2..T, read from
-    the frame features of both frames; lambda_t = 1 + the network's output."""
+    """A_t = diag(lambda_t) + N + U_t V_t^T = NN_lambda(x_t, x_{t-1}) for t = 2..T, read from
+    the frame features of both frames; lambda_t = 1 + the network's output (one per Jordan
+    block of size ``jordan``)."""
 
-    def __init__(self, frame_dim: int, hidden_dim: int, z_dim: int, rank: int):
+    def __init__(self, frame_dim: int, hidden_dim: int, z_dim: int, rank: int, jordan: int = 1):
         super().__init__()
-        self.z_dim, self.rank = z_dim, rank
-        self.net = mlp(2 * frame_dim, hidden_dim, z_dim * (1 + 2 * rank))
+        self.z_dim, self.rank, self.jordan = z_dim, rank, jordan
+        self.n_eig = z_dim // jordan
+        self.net = mlp(2 * frame_dim, hidden_dim, self.n_eig + 2 * z_dim * rank)
 
     def forward(self, h: torch.Tensor) -> Transition:  # h: (B, T, frame_dim)
         out = self.net(torch.cat([h[:, 1:], h[:, :-1]], dim=-1)).float()  # (B, T-1, .)
-        d, r = self.z_dim, self.rank
-        u, v = out[..., d:].unflatten(-1, (2, d, r)).unbind(-3)
-        return Transition(1.0 + out[..., :d], u, v)
+        d, r, k = self.z_dim, self.rank, self.n_eig
+        u, v = out[..., k:].unflatten(-1, (2, d, r)).unbind(-3)
+        lam = 1.0 + out[..., :k].repeat_interleave(self.jordan, dim=-1)
+        return Transition(lam, u, v, self.jordan)
 
 
 @dataclass
@@ -89,6 +94,10 @@ def _check(cfg: ModelConfig) -> None:
         raise ValueError("decoder_film and decoder_colours read f, which model lds has not")
     if cfg.lds_rank < 0:
         raise ValueError(f"lds_rank must be >= 0, got {cfg.lds_rank}")
+    if cfg.lds_jordan < 1 or cfg.z_dim % cfg.lds_jordan:
+        raise ValueError(
+            f"lds_jordan must be >= 1 and divide z_dim ({cfg.z_dim}), got {cfg.lds_jordan}"
+        )
 
 
 class LinearDynamicsVAE(FramedVAE):
@@ -106,10 +115,12 @@ class LinearDynamicsVAE(FramedVAE):
         self._channels_last = False
         self.frame_encoder = nets.encoder(cfg, self.frame_shape)
         self.step_encoder = FactorisedDynamicEncoder(cfg.frame_dim, cfg.hidden_dim, cfg.z_dim, 0)
-        self.transition_net = TransitionNet(cfg.frame_dim, cfg.hidden_dim, cfg.z_dim, cfg.lds_rank)
+        self.transition_net = TransitionNet(
+            cfg.frame_dim, cfg.hidden_dim, cfg.z_dim, cfg.lds_rank, cfg.lds_jordan
+        )
         if cfg.posterior_init_logvar != 0.0:
             self.step_encoder.head.start_logvar(cfg.posterior_init_logvar)
-        self.prior = LinearGaussianPrior(cfg.z_dim, cfg.lds_rank)
+        self.prior = LinearGaussianPrior(cfg.z_dim, cfg.lds_rank, cfg.lds_jordan)
         self.decoder = build_decoder(cfg, self.frame_shape, cfg.z_dim)
         self.likelihood = LIKELIHOODS[cfg.likelihood]()
         self.log_sigma = log_scale(cfg)
@@ -168,7 +179,7 @@ class LinearDynamicsVAE(FramedVAE):
         """The eigenvalues lambda of the dynamics, for analysis: ``prior`` (z_dim,) and, given
         x (B, T, *frame), ``posterior`` lambda_t (B, T-1, z_dim) for the steps 2..T. With
         ``model.lds_rank`` > 0 these are the diagonal parts of A = diag(lambda) + U V^T."""
-        out = {"prior": self.prior.eigenvalues.detach().clone()}
+        out = {"prior": self.prior.per_latent.detach().clone()}
         if x is not None:
             self._check_input(x)
             out["posterior"] = self.transition_net(self.frame_features(x)).eigenvalues

@@ -2,9 +2,12 @@
 linear-Gaussian prior p(z_1:T) and the Gauss-Markov posterior q(z_1:T | x_1:T) whose
 precision is block tri-diagonal (Archer et al. 2016).
 
-A transition is A = diag(lambda) + U V^T: eigenvalues lambda (one per latent, the
-eigenvector basis L = I) and an optional rank-r interaction U V^T between latents (r = 0:
-A = diag(lambda), the factorised dynamics).
+A transition is A = diag(lambda) + N + U V^T: eigenvalues lambda (one per latent, the
+eigenvector basis L = I), an optional rank-r interaction U V^T between latents (r = 0:
+A = diag(lambda), the factorised dynamics) and optional Jordan blocks: with blocks of size
+b > 1 the latents come in consecutive groups of b that share one eigenvalue, and N holds
+ones on the superdiagonal inside each group (z_t,i = lambda z_t-1,i + z_t-1,i+1: with
+lambda = 1 and b = 2, a position that moves by a velocity).
 
 The posterior: w_t = z_t - mu_t follows w_1 = s_1 * eps_1, w_t = A_t w_{t-1} + s_t * eps_t,
 eps_t ~ N(0, I), so with the innovations e = U w (U lower block-bidiagonal, U[t, t] =
@@ -29,57 +32,84 @@ from dsae.models.blocks import Gaussian
 from dsae.models.tridiag import BlockTridiagGaussian
 
 
+def jordan_links(d: int, block: int) -> torch.Tensor:
+    """(D,) mask: 1 where latent i takes z_t-1,i+1 (i and i+1 in one Jordan block of size
+    ``block``), else 0."""
+    i = torch.arange(d)
+    return ((i + 1) % block != 0).float() if block > 1 else torch.zeros(d)
+
+
 @dataclass
 class Transition:
-    """A = diag(lambda) + U V^T: lambda (..., D), U and V (..., D, r) (r may be 0)."""
+    """A = diag(lambda) + N + U V^T: lambda (..., D), U and V (..., D, r) (r may be 0), N
+    the superdiagonal ones of Jordan blocks of size ``jordan`` (1: none)."""
 
     eigenvalues: torch.Tensor
     u: torch.Tensor
     v: torch.Tensor
+    jordan: int = 1
 
     @property
     def rank(self) -> int:
         return self.u.shape[-1]
 
+    def _links(self) -> torch.Tensor:
+        d = self.eigenvalues.shape[-1]
+        return jordan_links(d, self.jordan).to(self.eigenvalues)
+
+    def jordan_matrix(self) -> torch.Tensor:
+        """N as a dense (D, D) matrix (zero without Jordan blocks)."""
+        return torch.diag_embed(self._links()[:-1], offset=1)
+
     def matrix(self) -> torch.Tensor:
         """A as a dense (..., D, D) matrix."""
-        return torch.diag_embed(self.eigenvalues) + self.u @ self.v.mT
+        a = torch.diag_embed(self.eigenvalues) + self.u @ self.v.mT
+        return a + self.jordan_matrix() if self.jordan > 1 else a
 
     def apply(self, z: torch.Tensor) -> torch.Tensor:
         """A z for z (..., D) broadcast against A's leading dims."""
         out = self.eigenvalues * z
+        if self.jordan > 1:
+            out = out + self._links() * torch.cat([z[..., 1:], z[..., :1] * 0], dim=-1)
         if self.rank:
             out = out + (self.u @ (self.v.mT @ z.unsqueeze(-1))).squeeze(-1)
         return out
 
     def shifted(self) -> torch.Tensor:
-        """A - I for the slow-dynamics regulariser: lambda - 1 (..., D) when r = 0, else the
-        dense (..., D, D) matrix."""
+        """A - I - N for the slow-dynamics regulariser (N is fixed): lambda - 1 (..., D) when
+        r = 0, else the dense (..., D, D) matrix."""
         if not self.rank:
             return self.eigenvalues - 1.0
         eye = torch.eye(self.eigenvalues.shape[-1], dtype=self.u.dtype, device=self.u.device)
-        return self.matrix() - eye
+        return torch.diag_embed(self.eigenvalues) + self.u @ self.v.mT - eye
 
 
 class LinearGaussianPrior(nn.Module):
     """p(z_1:T) = N(z_1; 0, I) prod_t N(z_t; A z_{t-1}, diag(sigma^2)): learnt eigenvalues
-    lambda (one per latent, starting at 1), rank-r U, V and log sigma^2 (starting at 0)."""
+    lambda (one per latent, one per Jordan block of size ``jordan`` > 1; starting at 1),
+    rank-r U, V and log sigma^2 (starting at 0)."""
 
-    def __init__(self, z_dim: int, rank: int):
+    def __init__(self, z_dim: int, rank: int, jordan: int = 1):
         super().__init__()
-        self.rank = rank
-        self.eigenvalues = nn.Parameter(torch.ones(z_dim))
+        self.rank, self.jordan = rank, jordan
+        self.eigenvalues = nn.Parameter(torch.ones(z_dim // jordan))
         if rank:
             self.u = nn.Parameter(0.01 * torch.randn(z_dim, rank))
             self.v = nn.Parameter(0.01 * torch.randn(z_dim, rank))
         self.logvar = nn.Parameter(torch.zeros(z_dim))  # log sigma^2 of the transition noise
 
     @property
+    def per_latent(self) -> torch.Tensor:
+        """lambda_i of every latent (D,): a Jordan block's eigenvalue repeated over it."""
+        return self.eigenvalues.repeat_interleave(self.jordan)
+
+    @property
     def transition(self) -> Transition:
+        lam = self.per_latent
         if not self.rank:
-            none = self.eigenvalues.new_zeros(self.eigenvalues.shape[0], 0)
-            return Transition(self.eigenvalues, none, none)
-        return Transition(self.eigenvalues, self.u, self.v)
+            none = lam.new_zeros(lam.shape[0], 0)
+            return Transition(lam, none, none, self.jordan)
+        return Transition(lam, self.u, self.v, self.jordan)
 
     def conditionals(self, z: torch.Tensor) -> Gaussian:
         """p(z_t | z_{t-1}) for t = 1..T on given z_1:T (B, T, D): N(0, I) at t = 1."""

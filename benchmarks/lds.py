@@ -114,16 +114,17 @@ def benchmark(args: argparse.Namespace, config: str, data_dir: Path, run_dir: Pa
 def _summary(result: dict) -> str:
     psnr = (result.get("reconstruction") or {}).get("psnr")
     out = "" if psnr is None else f"PSNR {psnr:.2f} dB"
-    slow = result.get("slowness")
-    if slow:
-        rho = ", ".join(
-            f"{g} {v:+.2f}" for g, v in slow["rank_correlation"].items() if v is not None
-        )
-        out += f"; rank correlation of slowness with the scores: {rho}"
-    if slow and slow.get("swaps"):
-        best = next(r for r in slow["swaps"]["curve"] if r["k"] == slow["swaps"]["best_k"])
-        out += (f"; best slow block k = {best['k']}: static kept {best['static_mean']:.1f}%, "
-                f"dynamic kept {best['dynamic_mean']:.1f}%")  # fmt: skip
+    slow = result.get("slowness") or {}
+    for key in ("posterior", "prior"):
+        part = slow.get(key) or {}
+        rho = ", ".join(f"{g} {v:+.2f}" for g, v in part.get("rank_correlation", {}).items()
+                        if v is not None)  # fmt: skip
+        out += f"; {key} order: rho {rho or 'n/a'}"
+        swaps = part.get("swaps")
+        if swaps:
+            best = next(r for r in swaps["curve"] if r["k"] == swaps["best_k"])
+            out += (f", best k = {best['k']}: static kept {best['static_mean']:.1f}%, dynamic "
+                    f"kept {best['dynamic_mean']:.1f}%")  # fmt: skip
     return out
 
 

@@ -12,19 +12,26 @@ from benchlib.page_text import fmt, get, show, spread, table
 FIGURE = "img/lds_slowness.png"
 
 
-def _best_row(run: dict) -> dict | None:
-    swaps = get(run, "slowness.swaps")
+ORDERS = ("posterior", "prior")  # the slowness of q's lambda_t, of the prior's lambda_i
+
+
+def _best_row(run: dict, order: str) -> dict:
+    swaps = get(run, f"slowness.{order}.swaps")
     if not swaps:
-        return None
-    return next((r for r in swaps["curve"] if r["k"] == swaps["best_k"]), None)
+        return {}
+    return next((r for r in swaps["curve"] if r["k"] == swaps["best_k"]), {})
 
 
-def _swap_figures(run: dict) -> dict[str, float | None]:
-    """Judge accuracy (%) per factor in the swaps: the best slow block (lds) or f/z (dsae)."""
-    if run.get("model") == "lds":
-        row = _best_row(run) or {}
-        return {**row.get("static", {}), **row.get("dynamic", {}),
-                "static mean": row.get("static_mean")}  # fmt: skip
+def _row_figures(row: dict) -> dict[str, float | None]:
+    return {
+        **row.get("static", {}),
+        **row.get("dynamic", {}),
+        "static mean": row.get("static_mean"),
+    }
+
+
+def _dsae_figures(run: dict) -> dict[str, float | None]:
+    """Judge accuracy (%) per factor in the DSAE's swaps of f and z_1:T."""
     swap = run.get("swap") or {}
     out = {k: v.get("acc") for g in ("static", "dynamic") for k, v in swap.get(g, {}).items()}
     statics = [v.get("acc") for v in swap.get("static", {}).values()]
@@ -33,16 +40,23 @@ def _swap_figures(run: dict) -> dict[str, float | None]:
 
 
 def _swap_table(by_model: dict[str, list[dict]]) -> list[str]:
-    names = []
-    for runs in by_model.values():
-        for r in runs:
-            names += [k for k in _swap_figures(r) if k not in names]
+    arms = []  # (model, what, runs, figures per run)
+    for order in ORDERS:
+        runs = by_model.get("lds", [])
+        if runs:
+            best = ", ".join(str(get(r, f"slowness.{order}.swaps.best_k")) for r in runs)
+            arms.append(("lds", f"k slowest latents ({order} order) from the content source, "
+                         f"best k: {best}", runs, [_row_figures(_best_row(r, order)) for r in runs]))  # fmt: skip
+    if by_model.get("dsae"):
+        runs = by_model["dsae"]
+        arms.append(("dsae", "f from the content source, z_1:T from the motion source", runs,
+                     [_dsae_figures(r) for r in runs]))  # fmt: skip
+    names: list[str] = []
+    for *_, figures in arms:
+        for f in figures:
+            names += [k for k in f if k not in names]
     rows = []
-    for model, runs in by_model.items():
-        what = ("k slowest latents from the content source, best k: "
-                + ", ".join(str(get(r, "slowness.swaps.best_k")) for r in runs)
-                if model == "lds" else "f from the content source, z_1:T from the motion source")  # fmt: skip
-        figures = [_swap_figures(r) for r in runs]
+    for model, what, runs, figures in arms:
         psnr = fmt(spread(get(r, "reconstruction.psnr") for r in runs), ".2f", len(runs))
         rows.append([model, what, str(len(runs)),
                      *(fmt(spread(f.get(k) for f in figures), ".1f", len(runs)) for k in names),
@@ -51,30 +65,30 @@ def _swap_table(by_model: dict[str, list[dict]]) -> list[str]:
 
 
 def _curve_table(runs: list[dict]) -> list[str]:
-    curves = [get(r, "slowness.swaps.curve") or [] for r in runs]
-    ks = [row["k"] for row in curves[0]] if curves else []
-    rows = []
-    for i, k in enumerate(ks):
-        cells = []
-        for key in ("static_mean", "dynamic_mean"):
-            vals = (c[i][key] for c in curves if i < len(c) and c[i]["k"] == k)
-            cells.append(fmt(spread(vals), ".1f", len(runs)))
-        rows.append([str(k), *cells])
-    return table(["k slowest latents swapped", "static kept % (mean)", "action kept %"], rows)
+    header, columns = ["k slowest latents swapped"], []
+    for order in ORDERS:
+        curves = [get(r, f"slowness.{order}.swaps.curve") or [] for r in runs]
+        for key, label in (("static_mean", "static kept %"), ("dynamic_mean", "action kept %")):
+            header.append(f"{label}, {order} order")
+            columns.append([c[i][key] for c in curves] for i in range(len(curves[0])))
+    ks = [row["k"] for row in get(runs[0], "slowness.posterior.swaps.curve") or []]
+    cells = [[fmt(spread(v), ".1f", len(runs)) for v in col] for col in columns]
+    return table(header, [[str(k), *(c[i] for c in cells)] for i, k in enumerate(ks)])
 
 
 def _eigen_table(runs: list[dict]) -> list[str]:
     rows = []
-    groups = [g for g in get(runs[0], "slowness.rank_correlation", {})]
-    for group in groups:
-        rho = spread(get(r, "slowness.rank_correlation", {}).get(group) for r in runs)
-        rows.append([f"slowness vs {group} score, Spearman rho", fmt(rho, "+.2f", len(runs))])
-    for label, key, spec in (
-        ("slowest latent: mean abs(lambda_t - 1)", min, ".3f"),
-        ("fastest latent: mean abs(lambda_t - 1)", max, ".3f"),
-    ):
-        vals = (key(get(r, "slowness.eigenvalues.slowness") or [float("nan")]) for r in runs)
-        rows.append([label, fmt(spread(vals), spec, len(runs))])
+    for order in ORDERS:
+        for group in get(runs[0], f"slowness.{order}.rank_correlation") or {}:
+            rho = spread(get(r, f"slowness.{order}.rank_correlation", {}).get(group) for r in runs)
+            rows.append([f"{order} slowness vs {group} score, Spearman rho",
+                         fmt(rho, "+.2f", len(runs))])  # fmt: skip
+    slow = [get(r, "slowness.eigenvalues.slowness") or [] for r in runs]
+    near = [sum(v < 0.01 for v in s) for s in slow if s]
+    rows.append(["latents with mean abs(lambda_t - 1) < 0.01 (posterior)",
+                 fmt(spread(near), ".1f", len(runs))])  # fmt: skip
+    rows.append(["fastest latent: mean abs(lambda_t - 1) (posterior)",
+                 fmt(spread(max(s) for s in slow if s), ".3f", len(runs))])  # fmt: skip
     prior = [get(r, "slowness.eigenvalues.prior") or [] for r in runs]
     rows.append(["prior eigenvalues, range over latents",
                  "; ".join(f"{min(p):.3f} to {max(p):.3f}" for p in prior if p)])  # fmt: skip
@@ -82,8 +96,8 @@ def _eigen_table(runs: list[dict]) -> list[str]:
 
 
 def _slow_rank(run: dict, column: list[float]) -> tuple[int, float]:
-    """(1-based rank in slowness of the latent with the highest value, that value)."""
-    order = get(run, "slowness.order") or []
+    """(1-based rank in posterior slowness of the latent with the highest value, that value)."""
+    order = get(run, "slowness.posterior.order") or []
     best = max(range(len(column)), key=column.__getitem__)
     return order.index(best) + 1, column[best]
 
@@ -163,7 +177,8 @@ def lds_section(runs: list[dict]) -> list[str]:
             "",
             *_eigen_table(lds),
             "",
-            "Slow-block swaps against k (mean over seeds):",
+            "Slow-block swaps against k (mean over seeds), the latents ordered by the "
+            "posterior's slowness or by the prior's abs(lambda_i - 1):",
             "",
             *_curve_table(lds),
             "",

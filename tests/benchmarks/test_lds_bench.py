@@ -64,9 +64,9 @@ def test_both_models_are_trained_and_scored(results, toy):
         assert r["reconstruction"]["psnr"] > 0
         assert "dsae train" in r["train_command"] and "train.seed=1" in r["train_command"]
     slow = lds["slowness"]
-    assert sorted(slow["order"]) == list(range(6))
+    assert sorted(slow["posterior"]["order"]) == sorted(slow["prior"]["order"]) == list(range(6))
     assert set(slow["scores"]) == {"skin", "shirt", "pants", "hair", "action"}
-    assert [row["k"] for row in slow["swaps"]["curve"]] == list(range(7))
+    assert [row["k"] for row in slow["prior"]["swaps"]["curve"]] == list(range(7))
     assert "swap" not in lds and "slowness" not in dsae
     assert set(dsae["swap"]["static"]) == {"skin", "shirt", "pants", "hair"}
     assert (toy["root"] / "slowness.png").read_bytes()[:4] == b"\x89PNG"
@@ -98,10 +98,10 @@ def balls(bench, toy) -> dict:
 
 def test_balls_are_scored_without_a_judge(balls):
     slow = balls["slowness"]
-    assert balls["judge"] is None and "swaps" not in slow and slow["scores"] == {}
+    assert balls["judge"] is None and "swaps" not in slow["posterior"] and slow["scores"] == {}
     assert set(slow["state_r2"]) == {"position[0]", "position[1]", "velocity[0]", "velocity[1]"}
     assert all(0.0 <= v <= 1.0 for col in slow["state_r2"].values() for v in col)
-    assert set(slow["rank_correlation"]) == {"state position", "state velocity"}
+    assert set(slow["prior"]["rank_correlation"]) == {"state position", "state velocity"}
 
 
 def test_page_section_shows_both_models(bench, results, balls):
@@ -110,6 +110,7 @@ def test_page_section_shows_both_models(bench, results, balls):
     text = "\n".join(page.lds_section(runs))
     assert text.startswith("## Slow latents") and "| lds |" in text and "| dsae |" in text
     assert "Spearman rho" in text and "k slowest latents swapped" in text
+    assert "(prior order)" in text and "action kept %, posterior order" in text
     assert "AMD" in text or "Intel" in text or "(" in text  # the machine is named
     assert "Bouncing balls" in text and "| velocity[0] |" in text
     assert page.lds_section([]) == []

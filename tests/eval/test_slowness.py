@@ -115,20 +115,25 @@ def test_rank_correlation_and_swap_grid():
 
 def test_slow_latents_of_an_ideal_model_carry_the_static_factors(split):
     r = slowness_protocol(SlowCodec(), split, Oracle(), seed=0)
-    assert r["order"] == [0, 1, 2, 3]  # |lambda - 1| = 0, 0.02, 0.5, 1.3
+    post, prior = r["posterior"], r["prior"]
+    assert post["order"] == [0, 1, 2, 3]  # |lambda - 1| = 0, 0.02, 0.5, 1.3
+    assert prior["order"] == [0, 1, 2, 3]  # |lambda - 1| = 0.01, 0.02, 0.4, 1
     scores = r["scores"]
     assert scores["colour"]["score"][0] > 0.9 and scores["shape"]["score"][1] > 0.9
     assert scores["action"]["score"][2] > 0.9
     assert max(s["score"][3] for s in scores.values()) < 0.25  # noise predicts nothing
-    assert r["rank_correlation"]["static"] < 0 and r["state_r2"] == {}
-    curve = {row["k"]: row for row in r["swaps"]["curve"]}
+    assert post["rank_correlation"]["static"] < 0 and r["state_r2"] == {}
+    assert prior["rank_correlation"] == post["rank_correlation"]  # the same order
+    assert prior["swaps"] == post["swaps"]
+    curve = {row["k"]: row for row in post["swaps"]["curve"]}
     assert curve[2]["static_mean"] == 100.0 and curve[2]["dynamic_mean"] == 100.0
-    assert r["swaps"]["best_k"] == 2
+    assert post["swaps"]["best_k"] == 2
     assert curve[0]["static_mean"] < 80 and curve[0]["dynamic_mean"] == 100.0  # all from j
     assert curve[4]["static_mean"] == 100.0 and curve[4]["dynamic_mean"] < 50  # all from i
     assert json.loads(json.dumps(r)) == r
     assert slowness_protocol(SlowCodec(), split, Oracle(), seed=0) == r
-    assert "swaps" not in slowness_protocol(SlowCodec(), split, None, seed=0)  # no judge
+    unjudged = slowness_protocol(SlowCodec(), split, None, seed=0)
+    assert "swaps" not in unjudged["posterior"] and "swaps" not in unjudged["prior"]
 
 
 def test_states_get_a_rank_correlation_of_their_own(split):
@@ -139,7 +144,8 @@ def test_states_get_a_rank_correlation_of_their_own(split):
     level = r["state_r2"]["level[0]"]
     assert level[2] == pytest.approx(1.0, abs=1e-3) and max(level[:2]) < 0.1
     slowness = np.asarray(r["eigenvalues"]["slowness"])
-    assert r["rank_correlation"]["state level"] == rank_correlation(slowness, np.asarray(level))
+    rho = r["posterior"]["rank_correlation"]["state level"]
+    assert rho == rank_correlation(slowness, np.asarray(level))
 
 
 def test_protocol_is_chosen_for_models_with_eigenvalues_only(split):
@@ -164,5 +170,5 @@ def test_figure_and_report_show_the_result(split, tmp_path):
         result = r
 
     html = slowness_tables([E()], None, tmp_path)
-    assert 'id="slowness-latents"' in html and 'id="slowness-swaps"' in html
+    assert 'id="slowness-latents"' in html and 'id="slowness-swaps-prior"' in html
     assert "2 *" in html  # the best k marked

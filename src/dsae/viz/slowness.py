@@ -50,20 +50,16 @@ def _scores(ax: Any, fig: Figure, columns: Mapping[str, Any], order: np.ndarray)
     ax.set_title("What each latent predicts", fontsize="medium")
 
 
-def _swaps(ax: Any, swaps: Mapping[str, Any]) -> None:
-    curve = swaps["curve"]
-    ks = [row["k"] for row in curve]
-    for group, colour in (("static", "tab:blue"), ("dynamic", "tab:orange")):
-        names = list(curve[0][group]) if curve else []
-        for name in names:
-            ax.plot(ks, [row[group][name] for row in curve], color=colour, alpha=0.35,
-                    linewidth=0.8)  # fmt: skip
-        if names:
-            ax.plot(ks, [row[f"{group}_mean"] for row in curve], color=colour, marker=".",
-                    linewidth=1.8, label=f"{group} kept (mean)")  # fmt: skip
-    ax.axvline(swaps["best_k"], color="k", linewidth=0.6, linestyle="--", label="best k")
+def _swaps(ax: Any, by_order: Mapping[str, Mapping[str, Any]]) -> None:
+    for (key, swaps), style in zip(by_order.items(), ("-", "--"), strict=False):
+        curve = swaps["curve"]
+        ks = [row["k"] for row in curve]
+        for group, colour in (("static", "tab:blue"), ("dynamic", "tab:orange")):
+            if curve and curve[0][group]:
+                ax.plot(ks, [row[f"{group}_mean"] for row in curve], color=colour, marker=".",
+                        linestyle=style, label=f"{group} kept, {key} order")  # fmt: skip
     ax.set_xlabel("k slowest latents from the content source")
-    ax.set_ylabel("judge accuracy (%)")
+    ax.set_ylabel("judge accuracy (%), mean over factors")
     ax.set_ylim(0, 100)
     ax.set_title("Slow-block swaps", fontsize="medium")
     ax.legend(fontsize="x-small")
@@ -72,21 +68,24 @@ def _swaps(ax: Any, swaps: Mapping[str, Any]) -> None:
 def plot_slowness(result: Mapping[str, Any], path: str | os.PathLike, title: str = "") -> Path:
     """Draw a ``slowness`` protocol result (eigenvalues, scores, and swaps when present)."""
     try:
-        order = np.asarray(result["order"], dtype=int)
+        order = np.asarray(result["posterior"]["order"], dtype=int)
         eig = result["eigenvalues"]
     except (KeyError, TypeError) as e:
         raise DsaeError(f"not a slowness result: {e}") from None
     columns = {k: v["score"] for k, v in (result.get("scores") or {}).items()}
     columns.update(result.get("state_r2") or {})
-    panels = 1 + bool(columns) + bool(result.get("swaps"))
+    swaps = {
+        k: result[k]["swaps"] for k in ("posterior", "prior") if result.get(k, {}).get("swaps")
+    }
+    panels = 1 + bool(columns) + bool(swaps)
     height = max(3.6, 0.16 * len(order) + 1.4)
     fig = Figure(figsize=(4.6 * panels, height), layout="constrained")
     axes = list(fig.subplots(1, panels, squeeze=False)[0])
     _histograms(axes.pop(0), fig, eig, order)
     if columns:
         _scores(axes.pop(0), fig, columns, order)
-    if result.get("swaps"):
-        _swaps(axes.pop(0), result["swaps"])
+    if swaps:
+        _swaps(axes.pop(0), swaps)
     if title:
         fig.suptitle(title)
     return _save_figure(fig, path)

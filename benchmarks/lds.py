@@ -20,6 +20,7 @@ One run of this script trains one of the two models and scores it, in this order
     python benchmarks/lds.py --model lds --seed 0 --data data/sprites --figure docs/img/lds_slowness.png
     python benchmarks/lds.py --model dsae --seed 0 --data data/sprites
     python benchmarks/lds.py --model lds_balls --seed 0 --data data/balls --steps 800
+    python benchmarks/lds.py --model lds --tag sw1 --set objective.slow_weight=1
 """
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ def benchmark(args: argparse.Namespace, config: str, data_dir: Path, run_dir: Pa
     return {
         "benchmark": "lds",
         "model": args.model,
+        "tag": args.tag,
         "seed": args.seed,
         **record,
         **{k: metrics.get(k) for k in PROTOCOLS[args.model]},

@@ -39,13 +39,27 @@ def _dsae_figures(run: dict) -> dict[str, float | None]:
     return out
 
 
+FIXED = ("data.root=", "train.max_steps=", "train.threads=", "train.seed=", "train.progress=")
+
+
+def arm_name(run: dict) -> str:
+    """The model, and a variant's tag with its own overrides: ``lds (sw1: objective...=1)``."""
+    if not run.get("tag"):
+        return str(run.get("model", "?"))
+    own = [o for o in run.get("overrides", []) if not o.startswith(FIXED)]
+    return f"{run.get('model')} ({run['tag']}: {', '.join(own) or 'no overrides'})"
+
+
+def _lds_arms(by_model: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    return {k: v for k, v in by_model.items() if k == "lds" or k.startswith("lds (")}
+
+
 def _swap_table(by_model: dict[str, list[dict]]) -> list[str]:
     arms = []  # (model, what, runs, figures per run)
-    for order in ORDERS:
-        runs = by_model.get("lds", [])
-        if runs:
+    for name, runs in _lds_arms(by_model).items():
+        for order in ORDERS:
             best = ", ".join(str(get(r, f"slowness.{order}.swaps.best_k")) for r in runs)
-            arms.append(("lds", f"k slowest latents ({order} order) from the content source, "
+            arms.append((name, f"k slowest latents ({order} order) from the content source, "
                          f"best k: {best}", runs, [_row_figures(_best_row(r, order)) for r in runs]))  # fmt: skip
     if by_model.get("dsae"):
         runs = by_model["dsae"]
@@ -76,23 +90,32 @@ def _curve_table(runs: list[dict]) -> list[str]:
     return table(header, [[str(k), *(c[i] for c in cells)] for i, k in enumerate(ks)])
 
 
-def _eigen_table(runs: list[dict]) -> list[str]:
-    rows = []
+def _eigen_column(runs: list[dict]) -> dict[str, str]:
+    out = {}
+    n = len(runs)
     for order in ORDERS:
         for group in get(runs[0], f"slowness.{order}.rank_correlation") or {}:
             rho = spread(get(r, f"slowness.{order}.rank_correlation", {}).get(group) for r in runs)
-            rows.append([f"{order} slowness vs {group} score, Spearman rho",
-                         fmt(rho, "+.2f", len(runs))])  # fmt: skip
+            out[f"{order} slowness vs {group} score, Spearman rho"] = fmt(rho, "+.2f", n)
     slow = [get(r, "slowness.eigenvalues.slowness") or [] for r in runs]
-    near = [sum(v < 0.01 for v in s) for s in slow if s]
-    rows.append(["latents with mean abs(lambda_t - 1) < 0.01 (posterior)",
-                 fmt(spread(near), ".1f", len(runs))])  # fmt: skip
-    rows.append(["fastest latent: mean abs(lambda_t - 1) (posterior)",
-                 fmt(spread(max(s) for s in slow if s), ".3f", len(runs))])  # fmt: skip
+    near = spread(sum(v < 0.01 for v in s) for s in slow if s)
+    out["latents with mean abs(lambda_t - 1) < 0.01 (posterior)"] = fmt(near, ".1f", n)
+    fastest = spread(max(s) for s in slow if s)
+    out["fastest latent: mean abs(lambda_t - 1) (posterior)"] = fmt(fastest, ".3f", n)
     prior = [get(r, "slowness.eigenvalues.prior") or [] for r in runs]
-    rows.append(["prior eigenvalues, range over latents",
-                 "; ".join(f"{min(p):.3f} to {max(p):.3f}" for p in prior if p)])  # fmt: skip
-    return table(["linear-dynamics model", "over seeds"], rows)
+    out["prior eigenvalues, range over latents"] = "; ".join(
+        f"{min(p):.3f} to {max(p):.3f}" for p in prior if p
+    )
+    return out
+
+
+def _eigen_table(arms: dict[str, list[dict]]) -> list[str]:
+    """One column per arm (figures over its seeds), one row per figure."""
+    columns = {name: _eigen_column(runs) for name, runs in arms.items()}
+    labels = list(dict.fromkeys(k for c in columns.values() for k in c))
+    rows = [[label, *(c.get(label, "n/a") for c in columns.values())] for label in labels]
+    header = [f"{n} ({len(runs)} seed(s))" for n, runs in arms.items()]
+    return table(["linear-dynamics model", *header], rows)
 
 
 def _slow_rank(run: dict, column: list[float]) -> tuple[int, float]:
@@ -141,8 +164,8 @@ def lds_section(runs: list[dict]) -> list[str]:
     if not runs:
         return []
     by_model: dict[str, list[dict]] = {}
-    for r in sorted(runs, key=lambda r: (r.get("model", ""), r.get("seed", 0))):
-        by_model.setdefault(r.get("model", "?"), []).append(r)
+    for r in sorted(runs, key=lambda r: (arm_name(r), r.get("seed", 0))):
+        by_model.setdefault(arm_name(r), []).append(r)
     balls = by_model.pop("lds_balls", [])
     lds = by_model.get("lds", [])
     sprites = [r for rs in by_model.values() for r in rs]
@@ -175,7 +198,7 @@ def lds_section(runs: list[dict]) -> list[str]:
             "static would show as a negative rho with the static scores and a positive one "
             "with the action's.",
             "",
-            *_eigen_table(lds),
+            *_eigen_table(_lds_arms(by_model)),
             "",
             "Slow-block swaps against k (mean over seeds), the latents ordered by the "
             "posterior's slowness or by the prior's abs(lambda_i - 1):",
@@ -192,7 +215,7 @@ def lds_section(runs: list[dict]) -> list[str]:
             "labels, so each latent's R^2 with the ball's state per frame (position, velocity) "
             "stands for what it predicts.",
             "",
-            *_eigen_table(balls),
+            *_eigen_table({"lds_balls": balls}),
             "",
             *_states_table(balls),
             "",

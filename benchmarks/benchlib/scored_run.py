@@ -23,7 +23,7 @@ def add_scored_run_arguments(
     p: argparse.ArgumentParser, steps: int, sequences: int, folder: str, what: str
 ) -> None:
     """--seed, --steps, --data, --judge, --judge-epochs, --run-dir, --out, --sequences,
-    --batch-size and --set; ``what`` names the run in the default paths (e.g. ARM)."""
+    --batch-size, --tag and --set; ``what`` names the run in the default paths (e.g. ARM)."""
     p.add_argument("--seed", type=int, default=0, help="train.seed (and the scoring's seed)")
     p.add_argument("--steps", type=int, default=steps, help="training steps (train.max_steps)")
     p.add_argument("--data", default=None, help="Sprites directory (default: data.root)")
@@ -36,6 +36,7 @@ def add_scored_run_arguments(
     p.add_argument("--sequences", type=int, default=sequences,
                    help="first test sequences (0: all)")  # fmt: skip
     p.add_argument("--batch-size", type=int, default=128, help="batch of the scoring")
+    p.add_argument("--tag", default="", help=f"names a variant: {what}-TAG in the default paths")
     p.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
         help="further config override (repeatable; e.g. a smaller model)",
@@ -50,7 +51,8 @@ def check_scored_run_arguments(p: argparse.ArgumentParser, args: argparse.Namesp
 
 def run_paths(args: argparse.Namespace, folder: str, what: str) -> tuple[Path, Path]:
     """(run folder, JSON) from --run-dir / --out or the defaults."""
-    stem = f"{what}-seed{args.seed}"
+    tag = getattr(args, "tag", "")
+    stem = f"{what}-{tag}-seed{args.seed}" if tag else f"{what}-seed{args.seed}"
     run_dir = Path(args.run_dir) if args.run_dir else Path("runs") / folder / stem
     out = (
         Path(args.out)

@@ -4,6 +4,7 @@ results-page section."""
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import json
 import sys
@@ -102,6 +103,23 @@ def test_balls_are_scored_without_a_judge(balls):
     assert set(slow["state_r2"]) == {"position[0]", "position[1]", "velocity[0]", "velocity[1]"}
     assert all(0.0 <= v <= 1.0 for col in slow["state_r2"].values() for v in col)
     assert set(slow["prior"]["rank_correlation"]) == {"state position", "state velocity"}
+
+
+def test_a_variant_is_named_by_its_tag(bench, results):
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        from benchlib.scored_run import run_paths
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    args = argparse.Namespace(seed=2, tag="sw1", run_dir=None, out=None)
+    run_dir, out = run_paths(args, "lds", "lds")
+    assert run_dir == Path("runs/lds/lds-sw1-seed2") and out.name == "lds-lds-sw1-seed2.json"
+    _, page = bench
+    variant = {**results["lds"], "tag": "sw1"}
+    variant["overrides"] = [*variant["overrides"], "objective.slow_weight=1"]
+    text = "\n".join(page.lds_section([results["lds"], variant]))
+    assert "lds (sw1: " in text and "objective.slow_weight=1)" in text  # its own overrides
+    assert "| lds (1 seed(s)) |" in text
 
 
 def test_page_section_shows_both_models(bench, results, balls):

@@ -117,7 +117,13 @@ def _summary(result: dict) -> str:
     psnr = (result.get("reconstruction") or {}).get("psnr")
     out = "" if psnr is None else f"PSNR {psnr:.2f} dB"
     slow = result.get("slowness") or {}
-    for key in ("posterior", "prior"):
+    swap = result.get("swap") or {}
+    for group, rows in swap.items() if isinstance(swap, dict) else ():
+        if group in ("static", "dynamic"):
+            out += f"; {group} kept in f/z swaps: " + ", ".join(
+                f"{k} {v['acc']:.1f}%" for k, v in rows.items()
+            )
+    for key in ("posterior", "prior") if slow else ():
         part = slow.get(key) or {}
         rho = ", ".join(f"{g} {v:+.2f}" for g, v in part.get("rank_correlation", {}).items()
                         if v is not None)  # fmt: skip

@@ -298,7 +298,10 @@ def _dsae(*args: str) -> subprocess.CompletedProcess:
     return proc
 
 
-def test_sprites_config_trains_swaps_generates_and_evaluates_from_the_cli(tmp_path, toy_dir):
+def test_sprites_config_trains_swaps_generates_and_evaluates_from_the_cli(
+    tmp_path, judged_toy_sprites
+):
+    toy_dir, judge = judged_toy_sprites["data"], judged_toy_sprites["judge"]
     path = REPO / "configs" / "sprites_lds.yaml"
     loaded = load_config(path)
     assert loaded.model.name == "lds" and loaded.model.f_dim == 0
@@ -317,14 +320,17 @@ def test_sprites_config_trains_swaps_generates_and_evaluates_from_the_cli(tmp_pa
     _dsae("generate", str(run), "--out", str(tmp_path / "gen"), "--fix", "static",
           "--n", "2", "--groups", "1")  # fmt: skip
     assert any((tmp_path / "gen").iterdir())
-    _dsae("evaluate", str(run), "--out", str(tmp_path / "eval"), "--no-progress")
+    _dsae("evaluate", str(run), "--out", str(tmp_path / "eval"), "--no-progress",
+          "--judge", str(judge))  # fmt: skip
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert metrics["checkpoint_step"] == 3 and "reconstruction" in metrics
+    assert {"table1", "generation", "swap", "trajectories"} <= set(metrics)  # judged too
     assert "static code f" in metrics["skipped"]["latent"]  # f_dim 0: nothing to compare
     slow = metrics["slowness"]  # the eigenvalues of every latent, ordered by slowness
     assert sorted(slow["posterior"]["order"]) == list(range(6))
     assert len(slow["eigenvalues"]["prior"]) == 6
     assert slow["plot"] == "slowness.png" and (tmp_path / "eval" / "slowness.png").is_file()
+    assert slow["prior"]["swaps"]["curve"][-1]["k"] == 6  # judged slow-block swaps
     page = tmp_path / "page.html"
     _dsae("report", str(run), "--eval", str(tmp_path / "eval"), "--out", str(page))
     assert 'id="slowness-latents"' in page.read_text()

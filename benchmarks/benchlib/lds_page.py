@@ -84,7 +84,7 @@ def _curve_table(runs: list[dict]) -> list[str]:
         curves = [get(r, f"slowness.{order}.swaps.curve") or [] for r in runs]
         for key, label in (("static_mean", "static kept %"), ("dynamic_mean", "action kept %")):
             header.append(f"{label}, {order} order")
-            columns.append([c[i][key] for c in curves] for i in range(len(curves[0])))
+            columns.append([[c[i][key] for c in curves] for i in range(len(curves[0]))])
     ks = [row["k"] for row in get(runs[0], "slowness.posterior.swaps.curve") or []]
     cells = [[fmt(spread(v), ".1f", len(runs)) for v in col] for col in columns]
     return table(header, [[str(k), *(c[i] for c in cells)] for i, k in enumerate(ks)])
@@ -96,7 +96,7 @@ def _eigen_column(runs: list[dict]) -> dict[str, str]:
     for order in ORDERS:
         for group in get(runs[0], f"slowness.{order}.rank_correlation") or {}:
             rho = spread(get(r, f"slowness.{order}.rank_correlation", {}).get(group) for r in runs)
-            out[f"{order} slowness vs {group} score, Spearman rho"] = fmt(rho, "+.2f", n)
+            out[f"{order} slowness vs {group} score, Spearman rho"] = fmt(rho, ".2f", n)
     slow = [get(r, "slowness.eigenvalues.slowness") or [] for r in runs]
     near = spread(sum(v < 0.01 for v in s) for s in slow if s)
     out["latents with mean abs(lambda_t - 1) < 0.01 (posterior)"] = fmt(near, ".1f", n)
@@ -153,10 +153,11 @@ def _runs(runs: list[dict]) -> list[str]:
     rows = []
     for r in runs:
         dirty = " (uncommitted changes)" if get(r, "machine.commit_dirty") else ""
-        rows.append([show(r, "model"), show(r, "seed"), show(r, "machine.commit") + dirty,
+        rows.append([arm_name(r), show(r, "seed"), show(r, "machine.commit") + dirty,
                      f"{get(r, 'training.wall_time_s', 0) / 60:.0f}",
                      f"`{r.get('command', 'n/a')}`"])  # fmt: skip
-    return table(["model", "seed", "commit", "training min", "command"], rows)
+    head = ["model", "seed", "commit", "training min (shared cores)", "command"]
+    return table(head, rows)
 
 
 def lds_section(runs: list[dict]) -> list[str]:

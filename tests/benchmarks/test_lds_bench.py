@@ -5,6 +5,7 @@ results-page section."""
 from __future__ import annotations
 
 import argparse
+import copy
 import importlib
 import json
 import sys
@@ -120,6 +121,16 @@ def test_a_variant_is_named_by_its_tag(bench, results):
     text = "\n".join(page.lds_section([results["lds"], variant]))
     assert "lds (sw1: " in text and "objective.slow_weight=1)" in text  # its own overrides
     assert "| lds (1 seed(s)) |" in text
+
+
+def test_curve_table_has_a_column_per_order_and_group(bench, results):
+    _, page = bench
+    run = copy.deepcopy(results["lds"])
+    for order, figures in (("posterior", (11.0, 22.0)), ("prior", (33.0, 44.0))):
+        for row in run["slowness"][order]["swaps"]["curve"]:
+            row["static_mean"], row["dynamic_mean"] = figures
+    text = "\n".join(page.lds_section([run]))
+    assert "| 0 | 11.0 | 22.0 | 33.0 | 44.0 |" in text
 
 
 def test_page_section_shows_both_models(bench, results, balls):

@@ -151,7 +151,14 @@ def test_committed_results_page_is_up_to_date() -> None:
     sprites, *parts = text.split("\n## ")
     assert len(sprites.splitlines()) < 200  # each benchmark's part stays readable
     titles = [part.splitlines()[0] for part in parts]
-    for start in ("Speech", "Dynamics", "Digits", "Sprites: objective ablation", "Variational EM"):
+    for start in (
+        "Speech",
+        "Dynamics",
+        "Digits",
+        "Sprites: objective ablation",
+        "Variational EM",
+        "Slow latents",
+    ):
         assert sum(t.startswith(start) for t in titles) == 1, start
     for part in parts:
         assert len(part.splitlines()) < 100, part.splitlines()[0]

@@ -99,3 +99,10 @@ def judged_toy_sprites(tmp_path_factory) -> dict[str, Path]:
     judge, info = train_judge(data, epochs=1, progress=False)
     save_judge(root / "judge.pt", judge, load_meta(data), fingerprint(data), info)
     return {"root": root, "data": data, "judge": root / "judge.pt"}
+
+
+def assert_same_weights(a: dict, b: dict) -> None:
+    """Two checkpoints (plain dicts) hold the same parameters, bit for bit."""
+    assert a["model"].keys() == b["model"].keys()
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, SHARED
+from conftest import REPO, SHARED, assert_same_weights
 from torch.distributions import Normal, kl_divergence
 
 from dsae.config import ModelConfig, load_config
@@ -157,9 +157,7 @@ def test_trains_with_finite_losses_and_resumes_exactly(tmp_path, tiny_config, va
     train(cfg, tmp_path / "parts", stop_at=3)
     train(cfg, tmp_path / "parts", resume=True)
     a, b = load_checkpoint(tmp_path / "whole"), load_checkpoint(tmp_path / "parts")
-    assert a["model"].keys() == b["model"].keys()
-    for k in a["model"]:
-        assert torch.equal(a["model"][k], b["model"][k]), k
+    assert_same_weights(a, b)
     run = load_run(tmp_path / "whole")
     assert run.model.name == "dvrnn" and run.model.cfg.dvrnn_posterior == variant
     g = torch.Generator().manual_seed(0)

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 import torch
-from conftest import REPO
+from conftest import REPO, assert_same_weights
 from torch.distributions import MultivariateNormal, kl_divergence
 
 from dsae.config import Config, ModelConfig, ObjectiveConfig, load_config
@@ -274,9 +274,7 @@ def test_trains_with_the_slow_regulariser_and_resumes_exactly(tmp_path, tiny_con
     train(cfg, tmp_path / "parts", stop_at=3)
     train(cfg, tmp_path / "parts", resume=True)
     a, b = load_checkpoint(tmp_path / "whole"), load_checkpoint(tmp_path / "parts")
-    assert a["model"].keys() == b["model"].keys()
-    for k in a["model"]:
-        assert torch.equal(a["model"][k], b["model"][k]), k
+    assert_same_weights(a, b)
     run = load_run(tmp_path / "whole")
     assert run.model.name == "lds" and run.model.f_dim == 0
     assert run.model.generate(2, 5, fix="static").shape == (2, 5, 3, 32, 32)

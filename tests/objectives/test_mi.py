@@ -10,6 +10,7 @@ import math
 
 import pytest
 import torch
+from conftest import assert_same_weights
 
 from dsae.errors import DsaeError
 from dsae.objectives.mi import MICritic, adapt_weight, mi_terms
@@ -144,8 +145,7 @@ def test_training_with_an_adaptive_weight_moves_it_and_resumes_exactly(tmp_path,
     train(cfg, tmp_path / "parts", resume=True)
     a, b = load_checkpoint(tmp_path / "whole"), load_checkpoint(tmp_path / "parts")
     assert a["mi_weight"] == b["mi_weight"]
-    for k in a["model"]:
-        assert torch.equal(a["model"][k], b["model"][k]), k
+    assert_same_weights(a, b)
     rec = [
         json.loads(x) for x in (tmp_path / "whole" / "metrics.jsonl").read_text().split("\n") if x
     ]

@@ -9,8 +9,11 @@ from dsae.cli.registry import command
 from dsae.data.base import fingerprint, load_meta, load_split
 from dsae.errors import DsaeError
 from dsae.eval.judge import (
+    DEFAULT_ARCH,
+    JUDGE_ARCHS,
     check_judge_matches,
     evaluate_judge,
+    judge_family,
     load_judge,
     min_accuracy,
     save_judge,
@@ -28,6 +31,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     t = jsub.add_parser("train", help="train a judge on a dataset's training split")
     t.add_argument("--data", required=True, help="dataset directory")
     t.add_argument("--out", required=True, help="judge file to write, e.g. judge.pt")
+    t.add_argument(
+        "--arch",
+        choices=list(JUDGE_ARCHS),
+        default=DEFAULT_ARCH,
+        help="architecture: rnn (conv frames, bi-GRU over time) or tcn (residual CNN frames, "
+        "temporal convolutions; a second, independent judge)",
+    )
     t.add_argument("--epochs", type=int, default=3)
     t.add_argument("--batch-size", type=int, default=32)
     t.add_argument("--lr", type=float, default=2e-3)
@@ -72,12 +82,14 @@ def _train(args: argparse.Namespace) -> int:
         seed=args.seed,
         progress=not args.no_progress,
         max_minutes=args.max_minutes,
+        arch=args.arch,
     )
     if fingerprint(args.data) != fp:
         raise DsaeError(f"{args.data} changed while the judge was training; train again")
     save_judge(out, judge, meta, fp, info)
     early = " (stopped at --max-minutes)" if info["stopped_early"] else ""
-    print(f"trained a judge in {info['train_time_s']:.1f} s, {info['steps']} steps{early}: {out}")
+    took = f"{info['train_time_s']:.1f} s, {info['steps']} steps{early}"
+    print(f"trained a {args.arch} judge in {took}: {out}")
     if info["test_accuracy"]:
         print(f"test accuracy ({info['n_test']} sequences):")
         _print_accuracy(info["test_accuracy"])
@@ -89,6 +101,7 @@ def _test(args: argparse.Namespace) -> int:
     check_judge_matches(loaded, args.data)
     split = load_split(args.data, args.split)
     acc = evaluate_judge(loaded.judge, split)
-    print(f"{args.split} accuracy of {args.judge} on {args.data} ({len(split)} sequences):")
+    what = f"{args.judge} ({judge_family(loaded.judge.arch)} judge)"
+    print(f"{args.split} accuracy of {what} on {args.data} ({len(split)} sequences):")
     _print_accuracy(acc)
     return 0

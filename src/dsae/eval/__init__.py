@@ -9,8 +9,10 @@ from __future__ import annotations
 from dsae.eval.encode import encode_split
 from dsae.eval.evaluate import LEARNT_PRIOR, evaluate, order_samplers, to_json_safe, versions
 from dsae.eval.judge import (
+    JUDGE_ARCHS,
     Judge,
     LoadedJudge,
+    TemporalConvJudge,
     check_judge_matches,
     evaluate_judge,
     load_judge,
@@ -58,6 +60,7 @@ from dsae.eval.text import (
 )
 
 __all__ = [
+    "JUDGE_ARCHS",
     "LEARNT_PRIOR",
     "PROTOCOLS",
     "FactorClassifier",
@@ -65,6 +68,7 @@ __all__ = [
     "JudgeClassifier",
     "LoadedJudge",
     "ProtocolSpec",
+    "TemporalConvJudge",
     "accuracy",
     "as_classifier",
     "balanced_subset",

@@ -101,7 +101,8 @@ def evaluate(
 ) -> dict[str, Any]:
     """Run every protocol the split and the model allow; return the metrics.json structure.
 
-    ``judge``: a Judge, LoadedJudge, any FactorClassifier, or None (label-free parts only).
+    ``judge``: a judge of any family, a LoadedJudge, any FactorClassifier, or None
+    (label-free parts only).
     ``samplers``: {name: object with sample_f/sample_z}; None = {"learnt_prior": model}.
     ``protocols``: restrict to these names (others are skipped as "not asked for").
     ``on_trajectories(sampler_name, {"static"|"dynamic": classes}, factor_names)`` receives

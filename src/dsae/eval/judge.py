@@ -1,6 +1,8 @@
 """Judge files: saving and loading a trained judge with the data it learnt from, and
-checking that it fits a dataset. The judge itself is in :mod:`dsae.eval.judge_model`, its
-training in :mod:`dsae.eval.judge_train` (both re-exported here)."""
+checking that it fits a dataset. The judge itself is in :mod:`dsae.eval.judge_model` (a
+second architecture in :mod:`dsae.eval.judge_tcn`, both named in
+:mod:`dsae.eval.judge_archs`), its training in :mod:`dsae.eval.judge_train` (all
+re-exported here). A file is read back as the family its ``arch`` dict names."""
 
 from __future__ import annotations
 
@@ -19,6 +21,14 @@ import torch
 from dsae import __version__
 from dsae.data.base import DatasetMeta, fingerprint, load_meta
 from dsae.errors import DsaeError
+from dsae.eval.judge_archs import (
+    DEFAULT_ARCH,
+    JUDGE_ARCHS,
+    JUDGE_TYPES,
+    AnyJudge,
+    judge_family,
+    judge_from_arch,
+)
 from dsae.eval.judge_model import (
     DEFAULT_CHANNELS,
     Judge,
@@ -27,6 +37,7 @@ from dsae.eval.judge_model import (
     predict_frame_proba,
     predict_proba,
 )
+from dsae.eval.judge_tcn import TemporalConvJudge
 from dsae.eval.judge_train import train_judge
 from dsae.utils import atomic_write
 
@@ -37,14 +48,14 @@ JUDGE_KIND = "dsae-judge"
 class LoadedJudge:
     """A judge in eval mode with the metadata and fingerprint of the data it learnt from."""
 
-    judge: Judge
+    judge: AnyJudge
     meta: DatasetMeta
     fingerprint: str
     info: dict
 
 
 def save_judge(
-    path: str | os.PathLike, judge: Judge, meta: DatasetMeta, fingerprint: str, info: dict
+    path: str | os.PathLike, judge: AnyJudge, meta: DatasetMeta, fingerprint: str, info: dict
 ) -> Path:
     """Write a judge checkpoint: state_dict, architecture, data metadata, fingerprint, info."""
 
@@ -83,17 +94,17 @@ def load_judge(path: str | os.PathLike) -> LoadedJudge:
     config = state.get("config")
     if not isinstance(config, dict) or config.get("kind") != JUDGE_KIND:
         raise DsaeError(f"{p} is not a judge (a dsae model checkpoint?)")
-    try:
-        a = config["arch"]
-        judge = Judge(
-            frame_shape=tuple(a["frame_shape"]),
-            static_factors=dict(a["static_factors"]),
-            dynamic_factors=dict(a["dynamic_factors"]),
-            channels=list(a["channels"]),
-            feature_dim=int(a["feature_dim"]),
-            hidden_dim=int(a["hidden_dim"]),
-            rnn=str(a["rnn"]),
+    arch = config.get("arch")
+    if not isinstance(arch, dict):
+        raise DsaeError(f"corrupt judge {p}: no architecture")
+    family = judge_family(arch)
+    if family not in JUDGE_ARCHS:
+        raise DsaeError(
+            f"{p} holds a judge of unknown architecture {family!r} (this dsae reads "
+            f"{', '.join(JUDGE_ARCHS)}): was it written by a newer dsae?"
         )
+    try:
+        judge = judge_from_arch(arch)
         judge.load_state_dict(state["model"])
         meta = DatasetMeta.from_dict(state["meta"])
         fp = str(state["fingerprint"])
@@ -123,7 +134,9 @@ def min_accuracy(acc: dict[str, float]) -> float:
 
 
 __all__ = [
+    "AnyJudge",
     "Judge",
+    "TemporalConvJudge",
     "LoadedJudge",
     "check_judge_matches",
     "evaluate_judge",
@@ -132,8 +145,12 @@ __all__ = [
     "predict_frame_proba",
     "predict_proba",
     "save_judge",
+    "judge_family",
     "judge_labels",
     "train_judge",
+    "DEFAULT_ARCH",
     "DEFAULT_CHANNELS",
+    "JUDGE_ARCHS",
     "JUDGE_KIND",
+    "JUDGE_TYPES",
 ]

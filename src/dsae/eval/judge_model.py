@@ -13,11 +13,15 @@ per frame (``frame_logits``, for plots of the class over time). A sequence's log
 the time-average of its frame logits (a product of the per-frame experts), which works
 for any sequence length. Training sees the training split only; the test split measures
 the judge.
+
+A judge of another architecture (:class:`dsae.eval.judge_tcn.TemporalConvJudge`) has the
+same interface, :class:`JudgeNet`; the functions here take either. Each architecture is a
+family named in its ``arch`` dict (``"rnn"`` here), by which judge files are read back.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -32,6 +36,7 @@ DEFAULT_CHANNELS = (16, 32, 64, 128)
 __all__ = [
     "DEFAULT_CHANNELS",
     "Judge",
+    "JudgeNet",
     "evaluate_judge",
     "judge_labels",
     "predict_frame_proba",
@@ -46,9 +51,29 @@ def _conv_out(size: int, n_layers: int) -> int:
     return size
 
 
+class JudgeNet(Protocol):
+    """What the functions here read of a judge network (any family: Judge, TemporalConvJudge)."""
+
+    arch: dict[str, Any]
+    frame_shape: tuple[int, ...]
+    factor_names: list[str]
+    n_classes: dict[str, int]
+    training: bool
+
+    def frame_logits(self, x: Tensor) -> dict[str, Tensor]:
+        """x (B, T, *model frame shape) -> logits (B, T, K) per factor."""
+        ...
+
+    def train(self, mode: bool = True) -> Any: ...
+
+    def eval(self) -> Any: ...
+
+
 class Judge(nn.Module):
     """Classifier of every labelled factor of a sequence: static heads on frames,
     dynamic heads on a bidirectional recurrent state."""
+
+    family = "rnn"
 
     def __init__(
         self,
@@ -67,6 +92,7 @@ class Judge(nn.Module):
         if not static_factors and not dynamic_factors:
             raise DsaeError("the dataset has no labelled factors to judge")
         self.arch: dict[str, Any] = {
+            "family": self.family,
             "frame_shape": [int(v) for v in frame_shape],
             "static_factors": {str(k): int(v) for k, v in static_factors.items()},
             "dynamic_factors": {str(k): int(v) for k, v in dynamic_factors.items()},
@@ -99,6 +125,19 @@ class Judge(nn.Module):
         self.is_image = modality.name == "image"
         if self.is_image:
             self.to(memory_format=torch.channels_last)
+
+    @classmethod
+    def from_arch(cls, arch: dict[str, Any]) -> Judge:
+        """The judge (untrained weights) that ``arch`` describes, as saved in a judge file."""
+        return cls(
+            frame_shape=tuple(arch["frame_shape"]),
+            static_factors=dict(arch["static_factors"]),
+            dynamic_factors=dict(arch["dynamic_factors"]),
+            channels=list(arch["channels"]),
+            feature_dim=int(arch["feature_dim"]),
+            hidden_dim=int(arch["hidden_dim"]),
+            rnn=str(arch["rnn"]),
+        )
 
     def frame_logits(self, x: Tensor) -> dict[str, Tensor]:
         """x (B, T, *model frame shape) -> logits (B, T, K) per factor, one per frame."""
@@ -139,7 +178,7 @@ def _mlp_encoder(dim: int, feature_dim: int, hidden: int = 256) -> nn.Sequential
     )  # fmt: skip
 
 
-def judge_labels(split: SequenceSplit, judge: Judge) -> dict[str, np.ndarray]:
+def judge_labels(split: SequenceSplit, judge: JudgeNet) -> dict[str, np.ndarray]:
     """Labels per factor in the judge's order: (N,) per sequence or (N, T) per frame."""
     meta = split.meta
     want = {**judge.arch["static_factors"], **judge.arch["dynamic_factors"]}
@@ -154,14 +193,14 @@ def judge_labels(split: SequenceSplit, judge: Judge) -> dict[str, np.ndarray]:
     return out
 
 
-def _check_frames(judge: Judge, x: np.ndarray) -> None:
+def _check_frames(judge: JudgeNet, x: np.ndarray) -> None:
     if x.ndim != 2 + len(judge.frame_shape) or tuple(x.shape[2:]) != judge.frame_shape:
         dims = ", ".join(str(v) for v in judge.frame_shape)
         raise DsaeError(f"frames have shape {x.shape}, the judge expects (N, T, {dims})")
 
 
 @torch.no_grad()
-def _predict(judge: Judge, x: np.ndarray, batch_size: int) -> tuple[dict, dict]:
+def _predict(judge: JudgeNet, x: np.ndarray, batch_size: int) -> tuple[dict, dict]:
     """(sequence probs (N, K), frame probs (N, T, K)) per factor, in eval mode."""
     _check_frames(judge, x)
     if batch_size <= 0:
@@ -190,19 +229,19 @@ def _predict(judge: Judge, x: np.ndarray, batch_size: int) -> tuple[dict, dict]:
     )
 
 
-def predict_proba(judge: Judge, x: np.ndarray, batch_size: int = 256) -> dict[str, np.ndarray]:
+def predict_proba(judge: JudgeNet, x: np.ndarray, batch_size: int = 256) -> dict[str, np.ndarray]:
     """x stored frames (N, T, *frame shape) -> class probabilities (N, K) per factor."""
     return _predict(judge, x, batch_size)[0]
 
 
 def predict_frame_proba(
-    judge: Judge, x: np.ndarray, batch_size: int = 256
+    judge: JudgeNet, x: np.ndarray, batch_size: int = 256
 ) -> dict[str, np.ndarray]:
     """x stored frames (N, T, *frame shape) -> class probabilities per frame (N, T, K)."""
     return _predict(judge, x, batch_size)[1]
 
 
-def evaluate_judge(judge: Judge, split: SequenceSplit) -> dict[str, float]:
+def evaluate_judge(judge: JudgeNet, split: SequenceSplit) -> dict[str, float]:
     """Accuracy per factor on a labelled split (per frame for per-frame labels)."""
     labels = judge_labels(split, judge)
     seq, frame = _predict(judge, split.x, 256)

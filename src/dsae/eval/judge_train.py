@@ -1,5 +1,6 @@
-"""Training a judge (:class:`dsae.eval.judge.Judge`) on a dataset's training split; its test
-split, when there is one, measures it."""
+"""Training a judge of any family (:data:`dsae.eval.judge_archs.JUDGE_ARCHS`: ``rnn``, the
+default, or ``tcn``) on a dataset's training split; its test split, when there is one,
+measures it."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from tqdm import tqdm
 from dsae import __version__
 from dsae.data.base import load_meta, load_split
 from dsae.errors import DsaeError
-from dsae.eval.judge_model import Judge, evaluate_judge, judge_labels
+from dsae.eval.judge_archs import DEFAULT_ARCH, AnyJudge, build_judge, judge_class
+from dsae.eval.judge_model import evaluate_judge, judge_labels
 from dsae.utils import seed_everything
 
 __all__ = ["train_judge"]
@@ -52,9 +54,11 @@ def train_judge(
     seed: int = 0,
     progress: bool = True,
     max_minutes: float | None = None,
-) -> tuple[Judge, dict]:
-    """Train a judge on ``data_dir``'s training split; info holds the train time and the
-    per-factor accuracy on its test split (when there is one)."""
+    arch: str = DEFAULT_ARCH,
+) -> tuple[AnyJudge, dict]:
+    """Train a judge of family ``arch`` on ``data_dir``'s training split; info holds the
+    family, the train time and the per-factor accuracy on its test split (when there is one)."""
+    judge_class(arch)  # an unknown family fails before the data is read
     if epochs <= 0 or batch_size <= 0 or lr <= 0:
         raise DsaeError(
             f"epochs, batch size and lr must be positive, got {epochs}, {batch_size}, {lr}"
@@ -64,7 +68,7 @@ def train_judge(
     meta = load_meta(data_dir)
     split = load_split(data_dir, "train")
     seed_everything(seed)
-    judge = Judge(meta.frame_shape, meta.static_factors, meta.dynamic_factors)
+    judge = build_judge(arch, meta.frame_shape, meta.static_factors, meta.dynamic_factors)
     labels = {k: torch.from_numpy(v) for k, v in judge_labels(split, judge).items()}
     n = len(split)
     if n == 0:
@@ -109,6 +113,7 @@ def train_judge(
     train_time = time.perf_counter() - t0
     judge.eval()
     info: dict[str, Any] = {
+        "arch": arch,
         "train_time_s": round(train_time, 2),
         "steps": step,
         "total_steps": total_steps,

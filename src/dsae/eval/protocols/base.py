@@ -20,7 +20,13 @@ from dsae.data.base import SequenceSplit
 from dsae.data.modality import Modality
 from dsae.errors import DsaeError
 from dsae.eval.encode import encode_split, eval_mode
-from dsae.eval.judge import Judge, LoadedJudge, predict_frame_proba, predict_proba
+from dsae.eval.judge import (
+    JUDGE_TYPES,
+    AnyJudge,
+    LoadedJudge,
+    predict_frame_proba,
+    predict_proba,
+)
 from dsae.models import Encoding, SequentialVAE
 
 
@@ -51,9 +57,9 @@ class Sampler(Protocol):
 
 @dataclass
 class JudgeClassifier:
-    """A trained :class:`~dsae.eval.judge.Judge` seen through :class:`FactorClassifier`."""
+    """A trained judge (any family) seen through :class:`FactorClassifier`."""
 
-    judge: Judge
+    judge: AnyJudge
     batch_size: int = 256
 
     @property
@@ -75,11 +81,12 @@ class JudgeClassifier:
         return predict_frame_proba(self.judge, x, self.batch_size)
 
 
-def as_classifier(judge: Judge | LoadedJudge | FactorClassifier) -> FactorClassifier:
-    """A Judge, a LoadedJudge or anything with the FactorClassifier methods, as a classifier."""
+def as_classifier(judge: AnyJudge | LoadedJudge | FactorClassifier) -> FactorClassifier:
+    """A judge of any family, a LoadedJudge or anything with the FactorClassifier methods,
+    as a classifier."""
     if isinstance(judge, LoadedJudge):
         judge = judge.judge
-    if isinstance(judge, Judge):
+    if isinstance(judge, JUDGE_TYPES):
         return JudgeClassifier(judge)
     if callable(getattr(judge, "predict_proba", None)) and callable(
         getattr(judge, "predict_frame_proba", None)

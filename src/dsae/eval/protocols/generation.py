@@ -22,7 +22,7 @@ import torch
 
 from dsae.data.base import SequenceSplit
 from dsae.errors import DsaeError
-from dsae.eval.judge import Judge, LoadedJudge
+from dsae.eval.judge import AnyJudge, LoadedJudge
 from dsae.eval.protocols.base import (
     EvalContext,
     FactorClassifier,
@@ -39,7 +39,7 @@ from dsae.models import Encoding
 def generation_protocol(
     model: Any,
     split: SequenceSplit,
-    judge: Judge | LoadedJudge | FactorClassifier,
+    judge: AnyJudge | LoadedJudge | FactorClassifier,
     repeats: int = 3,
     seed: int = 0,
     batch_size: int = 128,

@@ -10,7 +10,7 @@ import numpy as np
 
 from dsae.data.base import SequenceSplit
 from dsae.eval.encode import eval_mode
-from dsae.eval.judge import Judge, LoadedJudge
+from dsae.eval.judge import AnyJudge, LoadedJudge
 from dsae.eval.protocols.base import (
     EvalContext,
     FactorClassifier,
@@ -26,7 +26,7 @@ from dsae.models import Encoding
 def reconstruction_protocol(
     model: Any,
     split: SequenceSplit,
-    judge: Judge | LoadedJudge | FactorClassifier | None = None,
+    judge: AnyJudge | LoadedJudge | FactorClassifier | None = None,
     batch_size: int = 128,
     *,
     encoding: Encoding | None = None,

@@ -34,7 +34,7 @@ from dsae.data.measures import MEASURES, frame_measure, measured_states
 from dsae.data.modality import Modality
 from dsae.errors import DsaeError
 from dsae.eval.encode import eval_mode
-from dsae.eval.judge import Judge, LoadedJudge
+from dsae.eval.judge import AnyJudge, LoadedJudge
 from dsae.eval.protocols.base import EvalContext, FactorClassifier, Sampler, prepare
 from dsae.models import Encoding
 
@@ -97,7 +97,7 @@ def decode_and_measure(
 def style_protocol(
     model: Any,
     split: SequenceSplit,
-    judge: Judge | LoadedJudge | FactorClassifier | None,
+    judge: AnyJudge | LoadedJudge | FactorClassifier | None,
     seed: int = 0,
     batch_size: int = 128,
     *,

@@ -13,7 +13,7 @@ import torch
 
 from dsae.data.base import SequenceSplit
 from dsae.errors import DsaeError
-from dsae.eval.judge import Judge, LoadedJudge
+from dsae.eval.judge import AnyJudge, LoadedJudge
 from dsae.eval.protocols.base import (
     EvalContext,
     FactorClassifier,
@@ -36,7 +36,7 @@ def swap_partners(n: int, seed: int) -> np.ndarray:
 def swap_protocol(
     model: Any,
     split: SequenceSplit,
-    judge: Judge | LoadedJudge | FactorClassifier,
+    judge: AnyJudge | LoadedJudge | FactorClassifier,
     seed: int = 0,
     batch_size: int = 128,
     *,

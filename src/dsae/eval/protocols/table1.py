@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from dsae.data.base import SequenceSplit
-from dsae.eval.judge import Judge, LoadedJudge
+from dsae.eval.judge import AnyJudge, LoadedJudge
 from dsae.eval.protocols.base import (
     EvalContext,
     FactorClassifier,
@@ -32,7 +32,7 @@ from dsae.models import Encoding
 def table1_protocol(
     model: Any,
     split: SequenceSplit,
-    judge: Judge | LoadedJudge | FactorClassifier,
+    judge: AnyJudge | LoadedJudge | FactorClassifier,
     seed: int = 0,
     batch_size: int = 128,
     *,

@@ -15,7 +15,7 @@ import torch
 
 from dsae.data.modality import Modality
 from dsae.errors import DsaeError
-from dsae.eval.judge import Judge, LoadedJudge
+from dsae.eval.judge import AnyJudge, LoadedJudge
 from dsae.eval.protocols.base import (
     EvalContext,
     FactorClassifier,
@@ -33,7 +33,7 @@ TITLES = {
 
 def factor_trajectories(
     model: Any,
-    judge: Judge | LoadedJudge | FactorClassifier,
+    judge: AnyJudge | LoadedJudge | FactorClassifier,
     modality: Modality,
     fix: str,
     seq_len: int,
@@ -87,7 +87,7 @@ def trajectory_summary(classes: np.ndarray, factor_names: list[str]) -> dict[str
 
 def trajectories_protocol(
     model: Any,
-    judge: Judge | LoadedJudge | FactorClassifier,
+    judge: AnyJudge | LoadedJudge | FactorClassifier,
     modality: Modality,
     seq_len: int,
     seed: int = 0,

@@ -79,11 +79,18 @@ class ModelConfig:
     # envelope (vector frames smoothed along the feature axis: spectra without pitch harmonics)
     dynamic_input: str = "frames"
     envelope_bins: int = 9  # dynamic_input envelope: width of the moving average (odd)
-    # p(f) for generation: normal (N(0, I), the ELBO's), mixture (fitted after training) or
+    # the priors the ELBO trains (the model's own): p(f) normal (N(0, I)) or mixture (K
+    # diagonal Gaussians, weights, means and variances learnt); the LSTM prior's outputs
+    # p(z_t | z_<t) gaussian or mixture (K diagonal Gaussians per step)
+    p_f: str = "normal"
+    p_f_components: int = 16
+    p_z: str = "gaussian"
+    p_z_components: int = 8
+    # p(f) for generation: normal (the model's own p(f), model.p_f), mixture (fitted after training) or
     # aggregate ((1/N) sum_i q(f | x_i) over the training sequences, stored after training)
     f_prior: str = "normal"
     f_prior_components: int = 64  # mixture only
-    # p(z_1:T) for generation: lstm (the ELBO's), mixture (fitted to z_1:T after training) or
+    # p(z_1:T) for generation: lstm (the model's own LSTM prior), mixture (fitted to z_1:T after training) or
     # aggregate ((1/N) sum_i q(z_1:T | x_i)); longer sequences than the training ones fall
     # back to the LSTM
     z_prior: str = "lstm"

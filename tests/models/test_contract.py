@@ -32,6 +32,7 @@ CASES = [  # (model name, config overrides, frame shape)
     ),
     ("dsae", {"frame_net": "mlp", "likelihood": "laplace"}, VECTOR),
     ("dsae", {"likelihood": "bernoulli", "static_frames": 2, "decode_frames": 2}, IMAGE),
+    ("dsae", {"p_f": "mixture", "p_f_components": 3, "p_z": "mixture", "p_z_components": 2}, IMAGE),
     ("lstm_f", {"rollout_dim": 12}, IMAGE),
     ("lstm_c", {"rollout_dim": 12, "frame_net": "mlp", "likelihood": "laplace"}, VECTOR),
     ("dvrnn", {}, IMAGE),

@@ -10,6 +10,8 @@ from dsae.models.dvrnn import DisentangledVRNN
 from dsae.models.lds import LinearDynamicsVAE
 from dsae.models.rollout import LSTMc, LSTMf, RolloutVAE
 
+# the configurable priors the ELBO trains, at the values every family has
+LEARNT_PRIOR_DEFAULTS = {"p_f": "normal", "p_z": "gaussian"}
 MODELS: dict[str, type[SequentialVAE]] = {
     "dsae": DSAE,
     "lstm_f": LSTMf,
@@ -23,7 +25,11 @@ def build_model(cfg: ModelConfig, frame_shape: tuple[int, ...]) -> SequentialVAE
     """The model named ``cfg.name`` for frames of ``frame_shape`` ((C, H, W) or (D,))."""
     if cfg.name not in MODELS:
         raise DsaeError(f"unknown model {cfg.name!r}; known: {', '.join(sorted(MODELS))}")
-    return MODELS[cfg.name](cfg, tuple(frame_shape))
+    cls = MODELS[cfg.name]
+    for key, default in LEARNT_PRIOR_DEFAULTS.items():
+        if getattr(cfg, key) != default and key not in cls.learnt_priors:
+            raise DsaeError(f"model.{key} {getattr(cfg, key)} is not available for {cfg.name}")
+    return cls(cfg, tuple(frame_shape))
 
 
 __all__ = [

@@ -80,6 +80,8 @@ class SequentialVAE(nn.Module):
     """
 
     name: str = ""
+    # the model-config keys of priors this family can learn (``dsae.models.priors``)
+    learnt_priors: tuple[str, ...] = ()
     f_dim: int
     z_dim: int
     frame_shape: tuple[int, ...]

@@ -1,7 +1,8 @@
 """Disentangled Sequential Autoencoder (Li & Mandt, ICML 2018, section 2).
 
 Generative model (eq. 1): p(f) prod_t p(z_t | z_<t) p(x_t | z_t, f), with z_0 = 0,
-p(f) = N(0, I) and an LSTM prior p(z_t | z_<t) with Gaussian outputs.
+p(f) = N(0, I) and an LSTM prior p(z_t | z_<t) with Gaussian outputs (``model.p_f`` and
+``model.p_z`` make either a mixture learnt through the ELBO: ``dsae.models.priors``).
 
 Inference: "factorised q" (eq. 3) q(f | x_1:T) prod_t q(z_t | x_t), or "full q" (eq. 4)
 q(f | x_1:T) q(z_1:T | f, x_1:T). Both share one frame encoder x_t -> h_t.
@@ -28,6 +29,7 @@ from dsae.models.blocks import Gaussian, GaussianHead
 from dsae.models.frame_nets import build_decoder, frame_net
 from dsae.models.framed import FramedVAE, check_output, log_scale
 from dsae.models.likelihoods import LIKELIHOODS
+from dsae.models.priors import GaussianMixture, kl_term, output_head, static_prior
 from dsae.models.views import FrameSubset, build_dynamic_input, build_static_reader
 
 
@@ -60,15 +62,15 @@ class FullDynamicEncoder(nn.Module):
 
 
 class PriorLSTM(nn.Module):
-    """p(z_t | z_<t): an LSTM over z_<t (z_0 = 0) with Gaussian outputs."""
+    """p(z_t | z_<t): an LSTM over z_<t (z_0 = 0) with Gaussian (or mixture) outputs."""
 
-    def __init__(self, z_dim: int, hidden_dim: int):
+    def __init__(self, z_dim: int, hidden_dim: int, output: str = "gaussian", components: int = 1):
         super().__init__()
         self.z_dim = z_dim
         self.lstm = nn.LSTM(z_dim, hidden_dim, batch_first=True)
-        self.head = GaussianHead(hidden_dim, z_dim)
+        self.head = output_head(output, hidden_dim, z_dim, components)
 
-    def forward(self, z: torch.Tensor) -> Gaussian:
+    def forward(self, z: torch.Tensor) -> Gaussian | GaussianMixture:
         """Parameters of p(z_t | z_<t) for t = 1..T given a sequence z_1:T (B, T, z_dim).
 
         The LSTM reads the *given* z_<t (posterior samples during training), shifted by one
@@ -112,10 +114,9 @@ class PriorLSTM(nn.Module):
         for s in range(t, steps):
             g = self.head(out)
             if most_likely:
-                z_t = g.mean
+                z_t = g.mode_mean() if isinstance(g, GaussianMixture) else g.mean
             else:
-                eps = torch.randn(g.mean.shape, generator=generator, dtype=z_seen.dtype)
-                z_t = g.mean + eps * torch.exp(0.5 * g.logvar)
+                z_t = g.sample(generator).to(z_seen.dtype)
             zs.append(z_t)
             if s + 1 < steps:
                 out, state = self.lstm(z_t, state)
@@ -135,6 +136,7 @@ class DSAE(FramedVAE):
     """The Disentangled Sequential Autoencoder: p(f) prod_t p(z_t|z_<t) p(x_t|z_t,f)."""
 
     name = "dsae"
+    learnt_priors = ("p_f", "p_z")
 
     def __init__(self, cfg: ModelConfig, frame_shape: tuple[int, ...]):
         super().__init__()
@@ -157,7 +159,8 @@ class DSAE(FramedVAE):
         if cfg.posterior_init_logvar != 0.0:
             self.static_encoder.head.start_logvar(cfg.posterior_init_logvar)
             self.dynamic_encoder.head.start_logvar(cfg.posterior_init_logvar)
-        self.prior = PriorLSTM(cfg.z_dim, cfg.hidden_dim)
+        self.prior = PriorLSTM(cfg.z_dim, cfg.hidden_dim, cfg.p_z, cfg.p_z_components)
+        self.p_f = static_prior(cfg.p_f, cfg.f_dim, cfg.p_f_components)
         self.likelihood = LIKELIHOODS[cfg.likelihood]()
         self.log_sigma = log_scale(cfg)
 
@@ -184,10 +187,12 @@ class DSAE(FramedVAE):
     def loss_terms(
         self, x: torch.Tensor, out: TrainPass, weight: torch.Tensor | None = None
     ) -> LossTerms:
-        """-log p(x | z, f) (its decoded frames scaled by T / k), KL of f against N(0, I)
-        and sum_t KL(q(z_t | .) || p(z_t | z_<t)), per sequence."""
+        """-log p(x | z, f) (its decoded frames scaled by T / k), KL(q(f | x) || p(f)) and
+        sum_t KL(q(z_t | .) || p(z_t | z_<t)), per sequence (one-sample estimates for
+        mixture priors)."""
         recon = self.frames_nll(x, out, weight)
-        return LossTerms(recon=recon, kl_f=out.q_f.kl(), kl_z=out.q_z.kl(out.p_z).sum(-1))
+        kl_z = kl_term(out.q_z, out.p_z, out.z).sum(-1)
+        return LossTerms(recon=recon, kl_f=self.p_f.kl(out.q_f, out.f), kl_z=kl_z)
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> Encoding:
@@ -197,6 +202,11 @@ class DSAE(FramedVAE):
         return Encoding(q_f.mean, q_f.logvar, q_z.mean, q_z.logvar)
 
     # -- generation ---------------------------------------------------------------------
+    @torch.no_grad()
+    def sample_f(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """f ~ p(f), the prior the ELBO trained: (n, f_dim)."""
+        return self.p_f.sample(n, generator)
+
     @torch.no_grad()
     def decode(self, f: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """The mean of p(x_1:T | z_1:T, f) in data space (images in [0, 1])."""

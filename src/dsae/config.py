@@ -80,10 +80,12 @@ class ModelConfig:
     dynamic_input: str = "frames"
     envelope_bins: int = 9  # dynamic_input envelope: width of the moving average (odd)
     # the priors the ELBO trains (the model's own): p(f) normal (N(0, I)) or mixture (K
-    # diagonal Gaussians, weights, means and variances learnt); the LSTM prior's outputs
-    # p(z_t | z_<t) gaussian or mixture (K diagonal Gaussians per step)
+    # diagonal Gaussians, weights, means and variances learnt; with G groups, f in G blocks
+    # each its own mixture of K); the LSTM prior's outputs p(z_t | z_<t) gaussian or
+    # mixture (K diagonal Gaussians per step)
     p_f: str = "normal"
     p_f_components: int = 16
+    p_f_groups: int = 1
     p_z: str = "gaussian"
     p_z_components: int = 8
     # p(f) for generation: normal (the model's own p(f), model.p_f), mixture (fitted after training) or

@@ -158,3 +158,39 @@ def test_bad_prior_keys_are_config_errors(over):
 def test_families_without_learnt_priors_refuse_them():
     with pytest.raises(DsaeError, match="p_f mixture is not available for dvrnn"):
         build_model(ModelConfig(name="dvrnn", **SMALL, p_f="mixture"), (3, 16, 16))
+
+
+def test_grouped_mixture_prior_is_a_product_of_block_mixtures():
+    torch.manual_seed(0)
+    prior = MixturePrior(6, 3, groups=2)
+    with torch.no_grad():
+        prior.logits.normal_()
+        prior.logvar.normal_(0.0, 0.3)
+    f = torch.randn(5, 6) * 2
+    d = prior.density()
+    want = sum(
+        _torch_mixture(GaussianMixture(d.logits[g], d.mean[g], d.logvar[g])).log_prob(
+            f[:, 3 * g : 3 * g + 3]
+        )
+        for g in range(2)
+    )
+    torch.testing.assert_close(prior.log_prob(f), want)
+
+
+def test_grouped_mixture_draws_each_block_on_its_own():
+    """Two blocks of two well-separated components each: all four combinations appear, each
+    as often as the product of its blocks' weights."""
+    prior = MixturePrior(2, 2, groups=2)
+    with torch.no_grad():
+        prior.mean.copy_(torch.tensor([[[-5.0], [5.0]], [[-5.0], [5.0]]]))
+        prior.logvar.fill_(-4.0)
+        prior.logits.copy_(torch.log(torch.tensor([[0.5, 0.5], [0.2, 0.8]])))
+    f = prior.sample(40000, torch.Generator().manual_seed(0))
+    combo = (f[:, 0] > 0).long() * 2 + (f[:, 1] > 0).long()
+    freq = torch.bincount(combo, minlength=4).float() / len(f)
+    torch.testing.assert_close(freq, torch.tensor([0.1, 0.4, 0.1, 0.4]), atol=0.01, rtol=0)
+
+
+def test_groups_must_divide_f():
+    with pytest.raises(ValueError, match="divide f_dim"):
+        MixturePrior(6, 2, groups=4)

@@ -160,7 +160,7 @@ class DSAE(FramedVAE):
             self.static_encoder.head.start_logvar(cfg.posterior_init_logvar)
             self.dynamic_encoder.head.start_logvar(cfg.posterior_init_logvar)
         self.prior = PriorLSTM(cfg.z_dim, cfg.hidden_dim, cfg.p_z, cfg.p_z_components)
-        self.p_f = static_prior(cfg.p_f, cfg.f_dim, cfg.p_f_components)
+        self.p_f = static_prior(cfg.p_f, cfg.f_dim, cfg.p_f_components, cfg.p_f_groups)
         self.likelihood = LIKELIHOODS[cfg.likelihood]()
         self.log_sigma = log_scale(cfg)
 

@@ -68,7 +68,7 @@ def kl_term(q: Gaussian, p: Gaussian | GaussianMixture | None, x: torch.Tensor) 
 class NormalPrior(nn.Module):
     """p(f) = N(0, I)."""
 
-    def __init__(self, dim: int, components: int = 1):
+    def __init__(self, dim: int, components: int = 1, groups: int = 1):
         super().__init__()
         self.dim = dim
 
@@ -83,31 +83,47 @@ class NormalPrior(nn.Module):
 
 
 class MixturePrior(nn.Module):
-    """p(f) = sum_k pi_k N(mu_k, diag sigma_k^2), its pi, mu and sigma learnt through the ELBO."""
+    """p(f) = prod_g sum_k pi_gk N(f_g; mu_gk, diag sigma_gk^2): f in G equal blocks, each a
+    mixture of K (G = 1: one mixture over all of f), pi, mu and sigma learnt through the ELBO.
 
-    def __init__(self, dim: int, components: int):
+    With G > 1 the prior has K^G modes from G * K components: room for every combination
+    of G independent discrete factors (a character's skin, top, ...) without a component
+    per combination, so it cannot learn the training set's combinations one by one."""
+
+    def __init__(self, dim: int, components: int, groups: int = 1):
         super().__init__()
-        if components < 1:
-            raise ValueError(f"a mixture prior needs >= 1 components, got {components}")
-        self.dim = dim
-        self.logits = nn.Parameter(torch.zeros(components))
-        self.mean = nn.Parameter(torch.randn(components, dim))
-        self.logvar = nn.Parameter(torch.zeros(components, dim))
+        if components < 1 or groups < 1 or dim % groups:
+            raise ValueError(
+                f"a mixture prior needs >= 1 components and groups that divide f_dim {dim}, "
+                f"got {components} components in {groups} groups"
+            )
+        self.dim, self.groups = dim, groups
+        self.logits = nn.Parameter(torch.zeros(groups, components))
+        self.mean = nn.Parameter(torch.randn(groups, components, dim // groups))
+        self.logvar = nn.Parameter(torch.zeros(groups, components, dim // groups))
 
     def density(self) -> GaussianMixture:
+        """The G block mixtures: logits (G, K), mean and logvar (G, K, dim / G)."""
         return GaussianMixture(self.logits, self.mean, self.logvar.clamp(-12.0, 8.0))
+
+    def log_prob(self, f: torch.Tensor) -> torch.Tensor:
+        """log p(f) for f (..., dim): (...)."""
+        blocks = f.unflatten(-1, (self.groups, self.dim // self.groups))
+        return self.density().log_prob(blocks).sum(-1)
 
     def kl(self, q: Gaussian, x: torch.Tensor) -> torch.Tensor:
         """log q(x) - log p(x) at the draw x ~ q(f | x_1:T): (B,)."""
-        return self.density().kl_from(q, x)
+        return q.log_prob(x) - self.log_prob(x)
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """f ~ p(f): (n, dim)."""
+        """f ~ p(f), each block's component drawn independently: (n, dim)."""
         d = self.density()
-        logits = d.logits.expand(n, -1)
-        mix = GaussianMixture(logits, d.mean.expand(n, -1, -1), d.logvar.expand(n, -1, -1))
-        return mix.sample(generator)
+        g, k, b = d.mean.shape
+        mix = GaussianMixture(
+            d.logits.expand(n, g, k), d.mean.expand(n, g, k, b), d.logvar.expand(n, g, k, b)
+        )
+        return mix.sample(generator).reshape(n, self.dim)
 
 
 class MixtureHead(nn.Module):
@@ -136,11 +152,11 @@ def output_head(kind: str, in_dim: int, out_dim: int, components: int) -> nn.Mod
     return MixtureHead(in_dim, out_dim, components)
 
 
-def static_prior(kind: str, dim: int, components: int) -> nn.Module:
-    """p(f) by name: ``normal`` or ``mixture`` of ``components``."""
+def static_prior(kind: str, dim: int, components: int, groups: int = 1) -> nn.Module:
+    """p(f) by name: ``normal`` or ``mixture`` of ``components`` in each of ``groups`` blocks."""
     if kind not in STATIC_PRIORS:
         raise ValueError(f"unknown model.p_f {kind!r} ({', '.join(STATIC_PRIORS)})")
-    return STATIC_PRIORS[kind](dim, components)
+    return STATIC_PRIORS[kind](dim, components, groups)
 
 
 STATIC_PRIORS: dict[str, type[nn.Module]] = {"normal": NormalPrior, "mixture": MixturePrior}

@@ -5,7 +5,8 @@
 
 Runs of one config (the same overrides but ``train.seed``) on one class of machine form a
 group: each figure as mean +- std (min-max) over its runs, each target with the runs that met
-it; one row per sampler, the learnt prior's compared with the published numbers.
+it (a quality target under each judge that scored the runs, met only under all of them); one
+row per sampler, the learnt prior's compared with the published numbers.
 """
 
 from __future__ import annotations
@@ -22,6 +23,13 @@ from benchlib.dynamics_page import dynamics_section
 from benchlib.lds_page import lds_section
 from benchlib.page_text import fmt, get, number, show, spread, table
 from benchlib.speech_page import speech_section
+from benchlib.sprites_targets_page import (
+    COMPARED,
+    configured_sampler,
+    judges_line,
+    ordered,
+    targets_table,
+)
 from benchlib.vem_page import vem_section
 
 from dsae.eval.published import PUBLISHED_FACTOR_NAMES, generation_rows, table1_rows
@@ -29,7 +37,6 @@ from dsae.eval.published import PUBLISHED_FACTOR_NAMES, generation_rows, table1_
 HERE = Path(__file__).resolve().parent
 RESULTS_DIR = HERE / "results"
 PAGE = HERE.parent / "docs" / "RESULTS.md"
-COMPARED = "learnt_prior"  # the sampler whose rows are compared with the published tables
 
 PUBLISHED_GENERATION = generation_rows()  # (model, Acc %, IS, H(y|x), H(y))
 PUBLISHED_GENERATION_PROTOCOL = "z_1:T of a test sequence kept, f ~ N(0, I)"
@@ -46,13 +53,6 @@ NOT_PUBLISHED_PROTOCOL = (
 )
 GENERATION_FIGURES = (("acc", "Acc %", ".2f"), ("is", "IS", ".3f"),
                       ("h_yx", "H(y\\|x)", ".4f"), ("h_y", "H(y)", ".3f"))  # fmt: skip
-TARGET_LABELS = {  # target -> (label, format); f_kept.* and table1.* are labelled by factor
-    "generation.acc": ("Acc % (z kept, f sampled)", ".2f"), "generation.is": ("IS", ".3f"),
-    "generation.h_yx": ("H(y\\|x)", ".4f"), "generation.h_y": ("H(y)", ".3f"),
-    "train_wall_time_s": ("training wall time, s", ".0f"),
-    "flop_efficiency_pct": ("FLOP rate, % of float32 matmul peak", ".1f"),
-    "peak_rss_mb": ("peak memory of training, MiB", ".0f"),
-}  # fmt: skip
 COST_FIGURES = (  # (label, dotted path in the JSON, format)
     ("training wall time, s", "training.wall_time_s", ".0f"),
     ("training steps", "training.steps", ".0f"),
@@ -113,14 +113,6 @@ def sampler_rows(run: dict, protocol: str) -> dict[str, dict]:
     if any(k in section for k in single):
         return {configured_sampler(run): section}
     return {k: v for k, v in section.items() if isinstance(v, dict)}
-
-
-def configured_sampler(run: dict) -> str:
-    f_prior = get(run, "resolved_config.model.f_prior", "normal")
-    z_prior = get(run, "resolved_config.model.z_prior", "lstm")
-    if (f_prior, z_prior) == ("normal", "lstm"):
-        return COMPARED
-    return f_prior if f_prior == z_prior else f"f {f_prior}, z {z_prior}"
 
 
 def sampler_label(name: str) -> str:
@@ -205,6 +197,7 @@ def group_section(key: tuple, runs: list[dict]) -> list[str]:
         f"{show(first, 'machine.threads')} threads; {isa}; training "
         f"precision: {prec} (`train.autocast: {show(first, 'resolved_config.train.autocast')}`); "
         f"{software}.",
+        judges_line(runs),
         f"- **Commit**: {commits}. **Dates**: {distinct(runs, lambda r: show(r, 'machine.date'))}.",
         "- Figures: mean ± std (min-max) over the runs; std is the sample standard deviation.",
         "",
@@ -243,34 +236,6 @@ def group_section(key: tuple, runs: list[dict]) -> list[str]:
     return lines
 
 
-def run_targets(run: dict) -> dict[str, dict[str, dict]]:
-    """{sampler: targets}: every sampler's verdicts when the JSON holds them, else the one."""
-    return run.get("targets_by_sampler") or {configured_sampler(run): run.get("targets") or {}}
-
-
-def targets_table(runs: list[dict]) -> list[str]:
-    samplers = ordered({s for r in runs for s in run_targets(r)})
-    names: list[tuple[str, str]] = []  # (sampler, target); costs once, with the first sampler
-    for s in samplers:
-        for r in runs:
-            names += [(s, k) for k in run_targets(r).get(s, {}) if (s, k) not in names
-                      and ("." in k or s == samplers[0])]  # fmt: skip
-    rows = []
-    for sampler, name in names:
-        records = [run_targets(r).get(sampler, {}).get(name) or {} for r in runs]
-        label, spec = TARGET_LABELS.get(name, (name.replace("_", " "), ".2f"))
-        kind, _, factor = name.partition(".")
-        if kind in ("f_kept", "table1"):
-            label = f"{'f kept, z sampled' if kind == 'f_kept' else 'Table 1'}: {factor} %"
-        if kind in ("generation", "f_kept", "table1"):
-            label += f" [{sampler}]"
-        goal = next((f"{t['op']} {t['target']:g}" for t in records if "target" in t), "n/a")
-        value = fmt(spread(number(t.get("value")) for t in records), spec, len(runs))
-        met = sum(bool(t.get("met")) for t in records)
-        rows.append([label, goal, value, f"{met} of {len(runs)}"])
-    return table(["target [sampler]", "goal", "reached", "runs that met it"], rows)
-
-
 def generation_table(runs: list[dict]) -> list[str]:
     per_run = [{s: generation_figures(v) for s, v in sampler_rows(r, "generation").items()}
                for r in runs]  # fmt: skip
@@ -301,11 +266,6 @@ def table1_table(runs: list[dict]) -> list[str]:
     lines += ["", "Static rows: f kept, z_1:T sampled; action row: z_1:T kept, f sampled; the "
               "judge's class distribution compared with the data's.", ""]  # fmt: skip
     return lines + sampler_notes(samplers)
-
-
-def ordered(names: set[str], first: tuple[str, ...] = (COMPARED,)) -> list[str]:
-    """``first`` (those present) in its order, then the rest sorted."""
-    return [k for k in first if k in names] + sorted(names - set(first))
 
 
 def render(results_dir: Path) -> str:

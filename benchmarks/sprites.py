@@ -5,8 +5,11 @@ One run of this script, on one machine, in this order:
 1. data: uses ``--data`` (default: the config's ``data.root``); a directory without
    ``meta.json`` is built first (``build_dataset(data.name, ...)``, Sprites from ``--source``)
    and the build is timed;
-2. judge: uses ``--judge`` (default: ``DIR/judge.pt``); a missing judge is trained with
+2. judges: uses ``--judge`` (default: ``DIR/judge.pt``); a missing judge is trained with
    ``train_judge`` and saved with ``save_judge``, and its test accuracies and time recorded;
+   a second judge of another architecture, trained independently on the same data
+   (``--second-judge``, default ``DIR/judge_tcn.pt`` when it exists; ``--no-second-judge``
+   for none), is loaded and checked (``benchlib.judges``);
 3. calibration: ~40 timed training steps of the config (the real loop, as in
    ``benchmarks/throughput.py``) give the time per step and the fixed start-up cost;
 4. efficiency: the FLOPs of one training step (forward and backward), counted with
@@ -26,9 +29,16 @@ One run of this script, on one machine, in this order:
    ends early and whole; a watchdog interrupts it (the loop then checkpoints) if it has not
    finished just before the budget ends;
 6. evaluation: ``evaluate_run`` (judges and protocols of ``dsae.eval``) on the test split;
+   then, under the second judge, generation and Table 1 again with the same seeds and
+   repeats (the same generated sequences);
 7. ``benchmarks/results/sprites-<config-stem>.json``: every figure, each target as
    ``{"value", "target", "op", "met"}``, the machine (CPU, instruction sets, whether the
    training pass ran in bfloat16), versions and commit; a table is printed.
+
+The quality targets (generation, static factors kept, Table 1) are scored under each judge
+(``targets_by_judge``: {family: {sampler: targets}}); a verdict counts one met only when
+every judge that scored it meets it, with each judge's value in its ``by_judge`` and the
+worst of them as its ``value``. Time, FLOP and memory targets belong to the run.
 
 Targets that need a factor the data lacks (toy sprites have ``shirt``, not ``top``) are
 recorded as missing (``value`` None, ``met`` false). Data build, judge training, calibration
@@ -55,12 +65,20 @@ from benchlib.calibrate import baseline_config, measure_baseline, run_seq_per_s,
 from benchlib.clock import MONOTONIC, Clock
 from benchlib.flops import combine_peaks, efficiency, matmul_peak, step_flops
 from benchlib.inputs import bench_config, ensure_data, ensure_judge
+from benchlib.judges import (
+    add_second_judge_arguments,
+    evaluate_under_judges,
+    second_judge_path,
+    second_judge_record,
+)
 from benchlib.machine import machine_record
+from benchlib.page_text import get
 from benchlib.plan import plan_steps, run_training, warm_imports
 from benchlib.targets import (
     LEARNT_PRIOR,
     configured_sampler,
     format_targets,
+    judged_targets,
     targets_by_sampler,
 )
 
@@ -68,7 +86,6 @@ from dsae.config import Config, load_config
 from dsae.data import load_split
 from dsae.errors import DsaeError
 from dsae.eval import to_json_safe, versions
-from dsae.pipeline.evaluate import evaluate_run
 from dsae.train import CHECKPOINT_FILE, resolve_autocast
 from dsae.utils import atomic_write_text, set_threads
 
@@ -87,6 +104,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--source", default=None, help="Sprites sheets: local folder or base URL")
     p.add_argument("--judge", default=None, help="judge file (default: DATA/judge.pt)")
     p.add_argument("--judge-epochs", type=int, default=3, help="epochs of a new judge")
+    add_second_judge_arguments(p)
     p.add_argument("--budget-minutes", type=float, default=20.0, help="training wall time")
     p.add_argument("--run-dir", default=None, help="run directory (default: runs/bench-...)")
     p.add_argument("--out", default=None, help="JSON (default: results/sprites-<stem>.json)")
@@ -110,6 +128,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--peak-seconds", type=float, default=5.0, help="time of the peak loop")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
+    if args.second_judge is not None and args.no_second_judge:
+        p.error("--second-judge and --no-second-judge exclude each other")
     if args.budget_minutes <= 0 or args.calib_steps < 2 or args.baseline_steps < 1:
         p.error("--budget-minutes must be positive, --calib-steps >= 2, --baseline-steps >= 1")
     return args
@@ -168,28 +188,6 @@ def _training_phase(
     return training
 
 
-def evaluate(
-    args: argparse.Namespace, run_dir: Path, data_dir: Path, judge_path: Path, seed: int
-) -> tuple[dict | None, dict]:
-    """``evaluate_run`` on the run's checkpoint (None without one) and a summary record."""
-    metrics, eval_s, eval_dir = None, 0.0, run_dir / "eval"
-    if (run_dir / CHECKPOINT_FILE).is_file():
-        t0 = time.perf_counter()
-        metrics = evaluate_run(
-            run_dir, data_dir, judge_path, eval_dir, args.repeats, seed, not args.no_progress
-        )
-        eval_s = time.perf_counter() - t0
-    record = {
-        "dir": None if metrics is None else str(eval_dir.resolve()),
-        "time_s": round(eval_s, 3),
-        "repeats": args.repeats,
-        "checkpoint_step": None if metrics is None else metrics["checkpoint_step"],
-        "table1": None if metrics is None else metrics["table1"],
-        "generation": None if metrics is None else metrics["generation"],
-    }
-    return metrics, record
-
-
 def _efficiency_record(
     flops: dict, batch: int, peak: dict, calib: dict, run_rate: float | None
 ) -> dict:
@@ -229,6 +227,10 @@ def benchmark(
     data = ensure_data(cfg, data_dir, args.source, progress)
     _say(f"[2/7] judge: {judge_path}")
     judge = ensure_judge(judge_path, data_dir, args.judge_epochs, progress)
+    second_path, second = second_judge_path(args, data_dir), None
+    if second_path is not None:
+        second = second_judge_record(second_path, data_dir, judge["family"])
+        _say(f"      second judge: {second_path} ({second['family']})")
     n_train = len(load_split(data_dir, "train"))
     batch = min(cfg.train.batch_size, n_train)  # as the loop draws its batches
 
@@ -266,13 +268,16 @@ def benchmark(
         )
         baseline.update(rate)
 
-    _say("[6/7] evaluation")
-    metrics, evaluation = evaluate(args, run_dir, data_dir, judge_path, cfg.train.seed)
+    _say("[6/7] evaluation" + ("" if second is None else f", then under {second['family']}"))
+    metrics, evaluation, by_judge = evaluate_under_judges(
+        run_dir, data_dir, judge, second, args.repeats, cfg.train.seed, progress
+    )
 
     eff = _efficiency_record(flops, batch, peak, calib, training["seq_per_s"])
     by_sampler = targets_by_sampler(
         metrics, training["wall_time_s"], budget_s, eff["efficiency_pct"], training["peak_rss_mb"]
     )
+    by_sampler = judged_targets(by_sampler, by_judge)
     sampler = configured_sampler(metrics)
     targets = by_sampler[sampler]
     return {
@@ -284,6 +289,7 @@ def benchmark(
         "versions": versions(),
         "data": {**data, "n_train": n_train},
         "judge": judge,
+        "second_judge": second,
         "calibration": calib,
         "plan": plan,
         "training": training,
@@ -301,6 +307,7 @@ def benchmark(
         "all_met_by_sampler": {
             s: all(t["met"] for t in ts.values()) for s, ts in by_sampler.items()
         },
+        "targets_by_judge": by_judge,  # the quality targets under each judge alone
         "timing": {
             "data_build_s": data["build_time_s"],
             "judge_train_s": judge["train_time_s"],
@@ -308,6 +315,7 @@ def benchmark(
             "baseline_s": baseline.get("time_s"),
             "training_s": round(training["wall_time_s"], 3),
             "evaluation_s": evaluation["time_s"],
+            "second_judge_evaluation_s": get(second, "evaluation.time_s"),
             "total_s": round(time.perf_counter() - t_start, 3),
         },
     }
@@ -329,6 +337,7 @@ def _throughput(calib: dict, baseline: dict, run_rate: float | None) -> dict:
 def summary(result: dict) -> str:
     """Times, steps and memory in three lines."""
     tr, pl, tm = result["training"], result["plan"], result["timing"]
+    second_s = tm.get("second_judge_evaluation_s")
     stop = ", stopped by the watchdog" if tr["watchdog_fired"] else ""
     return (
         f"training: {tr['steps']} steps (schedule {tr.get('schedule_steps')}, calibration's "
@@ -336,7 +345,9 @@ def summary(result: dict) -> str:
         f"{tr['wall_time_s']:.1f} s (budget {pl['budget_s']:.0f} s{stop}), "
         f"peak memory {tr['peak_rss_mb']:.0f} MiB\n"
         f"not counted: data build {tm['data_build_s']:.1f} s, judge {tm['judge_train_s']:.1f} s, "
-        f"calibration {tm['calibration_s']:.1f} s, evaluation {tm['evaluation_s']:.1f} s\n"
+        f"calibration {tm['calibration_s']:.1f} s, evaluation {tm['evaluation_s']:.1f} s"
+        + ("" if second_s is None else f" (and {second_s:.1f} s under the second judge)")
+        + "\n"
         f"FLOP rate: {result['efficiency']['achieved_flops_per_s'] / 1e9:.1f} GFLOP/s of a "
         f"{result['efficiency']['matmul_peak']['peak_flops_per_s'] / 1e9:.1f} GFLOP/s matmul peak"
     )
@@ -357,6 +368,8 @@ def main(argv: list[str] | None = None, clock: Clock = MONOTONIC) -> int:
     text = json.dumps(to_json_safe(result), indent=2, allow_nan=False)
     atomic_write_text(out, text + "\n")
     _say("[7/7] results")
+    judges = [result["judge"], *([result["second_judge"]] if result["second_judge"] else [])]
+    _say("judges: " + ", ".join(f"{j['family']} ({j['path']})" for j in judges))
     for name, targets in result["targets_by_sampler"].items():
         how = "the published protocol" if name == LEARNT_PRIOR else "post-hoc sampler"
         _say(f"generation from {name} ({how}):")

@@ -9,6 +9,7 @@ from pathlib import Path
 from dsae.config import Config, load_config
 from dsae.data import build_dataset, fingerprint, load_meta
 from dsae.eval import check_judge_matches, load_judge, save_judge, train_judge
+from dsae.eval.judge_archs import judge_family
 
 
 def bench_config(
@@ -49,7 +50,8 @@ def ensure_data(cfg: Config, data_dir: Path, source: str | None, progress: bool)
 
 
 def ensure_judge(path: Path, data_dir: Path, epochs: int, progress: bool) -> dict:
-    """Train and save a judge at ``path`` unless one for this data is there; its record."""
+    """Train and save a judge at ``path`` unless one for this data is there; its record
+    (with its family, e.g. ``rnn``)."""
     trained, train_s = False, 0.0
     if not path.is_file():
         t0 = time.perf_counter()
@@ -60,6 +62,7 @@ def ensure_judge(path: Path, data_dir: Path, epochs: int, progress: bool) -> dic
     check_judge_matches(loaded, data_dir)
     return {
         "path": str(path.resolve()),
+        "family": judge_family(loaded.judge.arch),
         "trained": trained,
         "train_time_s": round(train_s, 3),
         "judge_train_time_s": loaded.info.get("train_time_s"),

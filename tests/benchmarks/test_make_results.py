@@ -183,3 +183,52 @@ def test_targets_of_every_sampler_each_in_their_own_rows(tmp_path: Path) -> None
     # the learnt prior's rows come first; costs are listed once
     assert text.index("[learnt_prior]") < text.index("[aggregate]")
     assert sum(line.startswith("| training wall time") for line in text.splitlines()) == 2
+
+
+def _judged(by_judge: dict[str, float | None], goal: float, op: str) -> dict:
+    """A target record scored under several judges, as benchmarks/sprites.py writes it."""
+    records = {j: _target(v, goal, op) for j, v in by_judge.items()}
+    values = [v for v in by_judge.values() if v is not None]
+    worst = None if len(values) < len(by_judge) else (min if op == ">=" else max)(values)
+    return {**_target(worst, goal, op), "met": all(t["met"] for t in records.values()),
+            "by_judge": records}  # fmt: skip
+
+
+def test_quality_targets_under_two_judges_show_both_figures(tmp_path: Path) -> None:
+    run = _run(0, 99.95, 99.9, 1100.0)
+    # the rnn judge meets the accuracy target, the tcn judge does not: the verdict is not met
+    acc = _judged({"rnn": 99.95, "tcn": 99.2}, 99.9, ">=")
+    pants = _judged({"rnn": 99.9, "tcn": 99.8}, 99.5, ">=")
+    wall = _target(1100.0, 1200.0, "<=")
+    run["targets"] = {"generation.acc": acc, "f_kept.pants": pants, "train_wall_time_s": wall}
+    run["targets_by_judge"] = {
+        "rnn": {"aggregate": {"generation.acc": acc["by_judge"]["rnn"]}},
+        "tcn": {"aggregate": {"generation.acc": acc["by_judge"]["tcn"]}},
+    }
+    run["judge"]["family"] = "rnn"
+    run["second_judge"] = {"path": "/somewhere/data/sprites/judge_tcn.pt", "family": "tcn"}
+    old = _run(1, 99.95, 99.9, 1100.0)  # no second judge: its figures are the rnn judge's
+    text = make_results.render(_write(tmp_path / "results", {"a.json": run, "old.json": old}))
+    header = _row(text, "| target [sampler]")
+    assert header == ["target [sampler]", "goal", "reached", "rnn judge", "tcn judge",
+                      "runs that met it"]  # fmt: skip
+    acc_row = _row(text, "| Acc % (z kept, f sampled) [aggregate]")
+    assert acc_row[1] == ">= 99.9"
+    assert acc_row[3] == "99.95 in every run"  # the rnn judge: both runs
+    assert acc_row[4] == "99.20 [1 of 2 runs]"  # the tcn judge scored one run
+    assert acc_row[2].startswith("99.58") and acc_row[-1] == "1 of 2"  # met by the old run only
+    pants_row = _row(text, "| f kept, z sampled: pants % [aggregate]")
+    assert pants_row[3:] == ["99.90 in every run", "99.80 [1 of 2 runs]", "2 of 2"]
+    wall_row = _row(text, "| training wall time, s |")  # the run's own: no judge's figure
+    assert wall_row[3:] == ["–", "–", "2 of 2"]
+    judges = next(line for line in text.splitlines() if line.startswith("- **Judges**"))
+    assert "rnn (a per-frame CNN or MLP, a bidirectional GRU" in judges
+    assert "tcn (a per-frame residual CNN or MLP, temporal convolutions" in judges
+    assert "every judge that scored it meets it" in judges
+
+
+def test_a_run_without_a_second_judge_names_its_one_judge(tmp_path: Path) -> None:
+    text = make_results.render(_write(tmp_path / "results", {"a.json": _run(0, 100.0, 99.9, 1.0)}))
+    assert _row(text, "| target [sampler]") == ["target [sampler]", "goal", "reached",
+                                                 "runs that met it"]  # fmt: skip
+    assert "- **Judge**: rnn (a per-frame CNN" in text and "no second judge recorded" in text

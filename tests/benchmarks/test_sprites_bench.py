@@ -20,8 +20,9 @@ import pytest
 import torch
 
 from dsae.config import load_config
-from dsae.data import build_dataset
+from dsae.data import build_dataset, fingerprint, load_meta
 from dsae.errors import DsaeError
+from dsae.eval import save_judge, train_judge
 
 REPO = Path(__file__).resolve().parents[2]
 BENCHMARKS = REPO / "benchmarks"
@@ -45,6 +46,7 @@ SPRITES_TARGETS = (
     | {f"table1.{k}" for k in ("skin", "pants", "top", "hair", "action")}
     | {"train_wall_time_s", "flop_efficiency_pct", "peak_rss_mb"}
 )
+QUALITY_TARGETS = {k for k in SPRITES_TARGETS if "." in k}
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +70,9 @@ def lib(bench):
 def result(bench, lib, tmp_path_factory):
     root = tmp_path_factory.mktemp("bench")
     data = build_dataset("toy_sprites", root / "toy", n_train=48, n_test=16, image_size=32)
+    # a second judge of another architecture where the benchmark looks for one by default
+    tcn, info = train_judge(data, epochs=1, progress=False, arch="tcn")
+    save_judge(data / "judge_tcn.pt", tcn, load_meta(data), fingerprint(data), info)
     out = root / "sprites-quickstart.json"
     args = [
         str(CONFIG), "--data", str(data), "--judge", str(root / "judge.pt"),
@@ -166,6 +171,7 @@ def test_record_names_machine_data_judge_and_times(result):
     assert {"torch", "dsae", "numpy", "python"} <= set(r["versions"])
     assert r["data"]["name"] == "toy_sprites" and r["data"]["built"] is False
     assert r["judge"]["trained"] is True and result["judge"].is_file()
+    assert r["judge"]["family"] == "rnn"
     assert set(r["judge"]["test_accuracy"]) == {"skin", "shirt", "pants", "hair", "action"}
     assert (result["root"] / "run" / "eval" / "metrics.json").is_file()
     assert all(v is None or v >= 0 for v in r["timing"].values())
@@ -178,10 +184,14 @@ def test_a_fixed_plan_trains_the_calibrations_steps(bench, lib, result, tmp_path
         "--budget-minutes", str(BUDGET_MINUTES), "--run-dir", str(tmp_path / "run"),
         "--out", str(out), "--repeats", "3", "--calib-steps", "6", "--peak-size", "128",
         "--peak-seconds", "0.2", "--no-progress", "--skip-baseline", "--fixed-plan", *TINY,
-        "--set", "train.max_steps=100000",
+        "--set", "train.max_steps=100000", "--no-second-judge",
     ]  # fmt: skip
     assert bench.main(args, clock=lib.clock.FakeClock(TICK)) == 0
     r = json.loads(out.read_text())
+    # --no-second-judge: the quality targets are the project's judge's alone
+    assert r["second_judge"] is None and list(r["targets_by_judge"]) == ["rnn"]
+    assert r["timing"]["second_judge_evaluation_s"] is None
+    assert all(list(t.get("by_judge", ["rnn"])) == ["rnn"] for t in r["targets"].values())
     plan, training = r["plan"], r["training"]
     assert plan["schedule"] == "calibration's plan"
     assert r["resolved_config"]["train"]["max_steps"] == plan["planned_steps"] < 100000
@@ -331,6 +341,15 @@ def test_table_and_user_errors(bench, lib, result, tmp_path, capsys):
     taken = result["root"] / "run"  # holds a checkpoint already
     assert bench.main([str(CONFIG), "--run-dir", str(taken), "--data", str(tmp_path)]) == 2
     assert "already holds a run" in capsys.readouterr().err
+    # a second judge of the first one's architecture is refused before any training
+    toy, judge = result["root"] / "toy", str(result["judge"])
+    same = [str(CONFIG), "--data", str(toy), "--judge", judge, "--second-judge", judge,
+            "--run-dir", str(tmp_path / "run"), "--no-progress", *TINY]  # fmt: skip
+    assert bench.main(same) == 2
+    assert "must be of another architecture" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(SystemExit):
+        bench.main([str(CONFIG), "--second-judge", judge, "--no-second-judge"])
 
 
 def test_targets_are_judged_once_per_sampler_and_the_command_is_recorded(result):
@@ -344,3 +363,80 @@ def test_targets_are_judged_once_per_sampler_and_the_command_is_recorded(result)
     # each sampler's rows come from its own evaluation: generation keyed by sampler
     assert set(r["evaluation"]["generation"]) == set(by_sampler)
     assert r["command"].startswith("python benchmarks/sprites.py ")
+
+
+def test_quality_targets_hold_only_under_both_judges(lib, result):
+    r = result["json"]
+    second = r["second_judge"]
+    assert second["family"] == "tcn"
+    assert second["path"] == str((result["root"] / "toy" / "judge_tcn.pt").resolve())
+    assert set(second["test_accuracy"]) == {"skin", "shirt", "pants", "hair", "action"}
+    ev = second["evaluation"]
+    assert ev["protocols"] == ["generation", "table1"] and ev["repeats"] == 3
+    assert ev["checkpoint_step"] == r["evaluation"]["checkpoint_step"]
+    assert 0 < ev["time_s"] == r["timing"]["second_judge_evaluation_s"]
+    assert set(ev["generation"]) == set(ev["table1"]) == set(r["targets_by_sampler"])
+    # the same seeds as the main evaluation: both judges score the same generated sequences
+    main = json.loads((Path(r["evaluation"]["dir"]) / "metrics.json").read_text())
+    under_tcn = json.loads((Path(ev["dir"]) / "metrics.json").read_text())
+    assert under_tcn["seeds"] == {k: main["seeds"][k] for k in ("generation", "table1")}
+    assert under_tcn["judge"]["path"] == second["path"]
+    assert under_tcn["skipped"]["swap"] == "not asked for"
+    by_judge = r["targets_by_judge"]
+    assert list(by_judge) == ["rnn", "tcn"]
+    for sampler, targets in r["targets_by_sampler"].items():
+        for name, t in targets.items():
+            if name not in QUALITY_TARGETS:
+                assert "by_judge" not in t, name  # time, FLOPs and memory: the run's own
+                continue
+            alone = {j: by_judge[j][sampler][name] for j in by_judge}
+            assert t["by_judge"] == {
+                j: {k: a[k] for k in ("value", "std", "met", "missing", "note") if k in a}
+                for j, a in alone.items()
+            }, name
+            assert t["met"] == all(a["met"] for a in alone.values()), name
+            if not t["missing"]:
+                values = [a["value"] for a in alone.values()]
+                assert t["value"] == (min if t["op"] == ">=" else max)(values), name
+        assert r["all_met_by_sampler"][sampler] == all(t["met"] for t in targets.values())
+    head = lib.targets.format_targets(r["targets"]).splitlines()[0]
+    assert "rnn judge" in head and "tcn judge" in head
+
+
+def test_a_target_one_judge_misses_is_not_met(lib):
+    t = lib.targets
+    first = {
+        "generation.acc": t.target(99.95, 99.9, ">="),
+        "table1.pants": t.target(0.1, 0.5, "<="),
+    }
+    second = {
+        "generation.acc": t.target(99.5, 99.9, ">="),
+        "table1.pants": t.target(0.3, 0.5, "<="),
+    }
+    wall = t.target(100.0, 1200.0, "<=")
+    by_sampler = {"learnt_prior": {**first, "train_wall_time_s": wall}}
+    by_judge = {"rnn": {"learnt_prior": first}, "tcn": {"learnt_prior": second}}
+    judged = t.judged_targets(by_sampler, by_judge)["learnt_prior"]
+    acc = judged["generation.acc"]
+    assert acc["met"] is False and acc["value"] == 99.5 and acc["judge"] == "tcn"
+    assert acc["by_judge"]["rnn"]["met"] is True and acc["by_judge"]["tcn"]["met"] is False
+    pants = judged["table1.pants"]  # met under both: the worse (higher) disagreement
+    assert pants["met"] is True and pants["value"] == 0.3 and pants["judge"] == "tcn"
+    assert judged["train_wall_time_s"] == wall
+    # a judge whose figure is missing: the verdict is missing, not met
+    gone = {"generation.acc": t.target(None, 99.9, ">=", "no 'action' factor scored")}
+    one = t.judged_targets(
+        {"s": {"generation.acc": first["generation.acc"]}},
+        {"rnn": {"s": {"generation.acc": first["generation.acc"]}}, "tcn": {"s": gone}},
+    )["s"]["generation.acc"]
+    assert one["missing"] and one["met"] is False and one["value"] is None
+    assert one["note"] == "no 'action' factor scored" and one["by_judge"]["rnn"]["met"]
+    # a judge that did not score a sampler leaves the verdict to the others
+    only = t.judged_targets(by_sampler, {"rnn": by_judge["rnn"], "tcn": {}})["learnt_prior"]
+    assert only["generation.acc"]["met"] is True and list(only["generation.acc"]["by_judge"]) == [
+        "rnn"
+    ]
+    text = t.format_targets(judged).splitlines()
+    assert text[0].split()[1:4] == ["value", "rnn", "judge"]
+    assert text[1].split()[:4] == ["generation.acc", "99.5", "99.95", "99.5"]
+    assert text[3].split()[1:4] == ["100", "-", "-"]

@@ -92,6 +92,17 @@ def test_evaluate_run_writes_the_metrics_layout(evaluated):
     assert {"static", "dynamic", "cross"} <= set(metrics["latent"])
 
 
+def test_evaluate_run_of_some_protocols(evaluated, tmp_path):
+    asked = ["generation", "table1"]
+    metrics = evaluate_run(
+        evaluated["run"], None, evaluated["judge"], tmp_path, progress=False, protocols=asked
+    )
+    assert {"generation", "table1"} <= set(metrics) and metrics["plots"] == []
+    assert not {"swap", "trajectories", "latent", "reconstruction", "verification"} & set(metrics)
+    assert metrics["skipped"]["swap"] == metrics["skipped"]["latent"] == "not asked for"
+    assert metrics["seeds"] == {"table1": 0, "generation": [0, 1, 2]}
+
+
 def test_evaluate_run_without_a_judge(evaluated, tmp_path):
     metrics = evaluate_run(evaluated["run"], None, None, tmp_path, progress=False)
     assert "reconstruction" in metrics and "latent" in metrics and "verification" in metrics

@@ -74,6 +74,8 @@ class Judge(nn.Module):
     dynamic heads on a bidirectional recurrent state."""
 
     family = "rnn"
+    # the architecture in one line, as reports name it
+    summary = "a per-frame CNN or MLP, a bidirectional GRU or LSTM over the frames"
 
     def __init__(
         self,

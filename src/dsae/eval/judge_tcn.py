@@ -128,6 +128,8 @@ class TemporalConvJudge(nn.Module):
     """Factor classifier: static heads on pooled h_t, dynamic on mean_p ReLU(TCN(m_1:T,p))."""
 
     family = "tcn"
+    # the architecture in one line, as reports name it
+    summary = "a per-frame residual CNN or MLP, temporal convolutions, no recurrence"
 
     def __init__(
         self,

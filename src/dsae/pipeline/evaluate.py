@@ -81,9 +81,11 @@ def evaluate_run(
     seed: int = 0,
     progress: bool = True,
     batch_size: int = 128,
+    *,
+    protocols: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Every protocol the data allow on a run's test split; write ``out_dir/metrics.json``
-    and plots, and return what was written.
+    """Every protocol the data allow on a run's test split (only those in ``protocols``,
+    when given); write ``out_dir/metrics.json`` and plots, and return what was written.
 
     ``data_dir`` None means the dataset the run was trained on. The judge (None: the
     label-free parts only) must have been trained on exactly that dataset (same
@@ -133,6 +135,7 @@ def evaluate_run(
         on_trajectories=plot,
         train=(lambda: load_split(data, "train")) if (data / "train.npz").is_file() else None,
         progress=progress,
+        protocols=protocols,
     )
     for name, (filename, draw) in PLOTTERS.items():
         result = metrics.get(name)

@@ -64,6 +64,8 @@ def test_perfect_codec_keeps_what_it_should(split):
     assert z["h_y"]["mean"] == pytest.approx(math.log(4))  # balanced, every class recognised
     assert 1.0 < z["is"]["mean"] <= 4.0
     assert all(v == {"mean": 100.0, "std": 0.0} for v in gen["f_kept_z_sampled"].values())
+    for v in gen["f_kept_z_sampled_by_frame"].values():
+        assert v["mean"] == [100.0] * T and v["std"] == [0.0] * T
     rec = reconstruction_protocol(codec, split, oracle)
     assert rec["mse"] < 1e-3 and rec["psnr"] > 30  # only the background noise is lost
     assert all(v == 100.0 for v in rec["judge_accuracy"].values())
@@ -150,6 +152,26 @@ def test_generation_uses_every_sequence_and_reports_spread(split, monkeypatch):
     again = generation_protocol(model, split, oracle, repeats=3, seed=0, batch_size=24)
     assert again == gen
     assert generation_protocol(model, split, oracle, repeats=3, seed=5) != gen
+
+
+def test_generation_scores_static_factors_frame_by_frame(split, monkeypatch):
+    """Generated sequences whose first frame is blank keep f in every frame but the first."""
+    codec, oracle = LabelCodec(), Oracle()
+    decode = codec.decode
+
+    def blank_first(f, z):
+        x = decode(f, z).clone()
+        x[:, 0] = 0.5  # a grey frame: no figure, every block at the same level
+        return x
+
+    monkeypatch.setattr(codec, "decode", blank_first)
+    gen = generation_protocol(codec, split, oracle, repeats=2, seed=0)
+    for name, v in gen["f_kept_z_sampled_by_frame"].items():
+        assert v["mean"][1:] == [100.0] * (T - 1)
+        assert v["mean"][0] < 50.0 and v["min_frame"] == 0
+        # the sequence's class (the judge's mean over frames) still holds it
+        assert gen["f_kept_z_sampled"][name]["mean"] == 100.0
+    assert "weakest frame t = 1" in format_generation(gen)
 
 
 def test_generation_balances_unbalanced_actions():

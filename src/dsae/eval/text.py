@@ -86,7 +86,12 @@ def format_generation(result: dict[str, Any], compared: str | None = "learnt_pri
     for factor in next(iter(by.values()))["f_kept_z_sampled"]:
         for s, r in by.items():
             acc = r["f_kept_z_sampled"][factor]
-            lines.append(f"  {factor} {_label(s, compared):<{sw}}  {_ms(acc, '.2f')} %")
+            frames = r.get("f_kept_z_sampled_by_frame", {}).get(factor)
+            worst = ""
+            if frames is not None:
+                t = frames["min_frame"]
+                worst = f"   (weakest frame t = {t + 1}: {frames['mean'][t]:.2f} %)"
+            lines.append(f"  {factor} {_label(s, compared):<{sw}}  {_ms(acc, '.2f')} %{worst}")
     if compared in by:
         lines.append(f"{PUBLISHED_MARK.strip()} the sampler compared with published tables")
     return "\n".join(lines)

@@ -5,7 +5,9 @@ score the action with the judge: accuracy against the true label, IS = exp(E_x K
 p(y)]), H(y|x) and H(y) in nats, p(y) the mean of p(y|x) over the scored set, which is
 class-balanced (a random draw of the smallest class count from every class, so H(y) can
 reach log K). The converse (keep the posterior mean of f, sample z_1:T) scores the accuracy
-of every static factor on all test sequences. Mean and (population, ddof=0) standard
+of every static factor on all test sequences, also frame by frame (the judge's per-frame
+class of each generated frame against the kept f's label: a sampled z_1:T that starts off
+the data draws no figure in its first frames). Mean and (population, ddof=0) standard
 deviation over ``repeats`` seeds ``seed, seed + 1, ...``.
 
 In the reference code of C-DSVAE, DBSE and SPYL the sampled f is N(0, I) and the sampled
@@ -70,6 +72,7 @@ def generation_protocol(
     n, t = len(split), split.x.shape[1]
     runs: dict[str, dict[str, list[float]]] = {k: {} for k in dynamic}
     static_acc: dict[str, list[float]] = {k: [] for k in m.static_factors}
+    static_by_frame: dict[str, list[np.ndarray]] = {k: [] for k in m.static_factors}
     n_scored = n
     for r in range(repeats):
         g = torch.Generator().manual_seed(seed + r)
@@ -98,9 +101,13 @@ def generation_protocol(
             ):
                 runs[k].setdefault(key, []).append(v)
         z_prior = sampler.sample_z(n, t, g)
-        seq, _ = decode_and_judge(model, modality, classifier, enc.f_mean, z_prior, batch_size)
+        seq, frame = decode_and_judge(
+            model, modality, classifier, enc.f_mean, z_prior, batch_size, frame=True
+        )
         for k in m.static_factors:
             static_acc[k].append(accuracy(seq[k], labels[k]))
+            hit = frame[k].argmax(-1) == labels[k][:, None]  # (N, T)
+            static_by_frame[k].append(100.0 * hit.mean(0))
 
     def summary(k: str) -> dict[str, Any]:
         return {
@@ -115,6 +122,14 @@ def generation_protocol(
     return {
         "z_kept_f_sampled": z_kept,
         "f_kept_z_sampled": {k: mean_std(v) for k, v in static_acc.items()},
+        "f_kept_z_sampled_by_frame": {
+            k: {
+                "mean": np.mean(v, axis=0).tolist(),
+                "std": np.std(v, axis=0).tolist(),
+                "min_frame": int(np.argmin(np.mean(v, axis=0))),
+            }
+            for k, v in static_by_frame.items()
+        },
     }
 
 

@@ -122,6 +122,9 @@ class ObjectiveConfig:
     beta_f: float = 1.0
     beta_z: float = 1.0
     kl_warmup_steps: int = 0  # linear warm-up of both KL weights from 0
+    # free bits: each KL term (batch mean, nats per sequence) pays max(KL, floor); 0: off
+    free_nats_f: float = 0.0
+    free_nats_z: float = 0.0
     # optional: penalise an estimate of I(f; z_t) learned by a critic (dsae.objectives.mi)
     mi_weight: float = 0.0  # 0 disables the critic
     mi_hidden: int = 256  # width of the critic's MLP

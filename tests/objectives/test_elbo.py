@@ -8,6 +8,7 @@ from torch.distributions import Bernoulli, Independent, Laplace, Normal, kl_dive
 
 from dsae.config import ModelConfig, ObjectiveConfig
 from dsae.errors import DsaeError
+from dsae.models.base import LossTerms
 from dsae.models.blocks import Gaussian
 from dsae.models.dsae import DSAE
 from dsae.models.likelihoods import LIKELIHOODS, bernoulli_nll, gaussian_nll, laplace_nll
@@ -117,6 +118,20 @@ def test_elbo_terms_weights_and_sum():
     assert terms.recon.shape == terms.kl_f.shape == terms.kl_z.shape == (4,)
     w = weigh(terms, ObjectiveConfig(beta_f=3, beta_z=0.5, kl_warmup_steps=4), step=1)
     torch.testing.assert_close(w.loss, t2.recon + 0.5 * (3 * t2.kl_f + 0.5 * t2.kl_z))
+
+
+def test_free_nats_floor_each_kl_term_and_stop_its_gradient_below():
+    kl_f = torch.tensor(3.0, requires_grad=True)
+    kl_z = torch.tensor(40.0, requires_grad=True)
+    recon = torch.tensor(100.0)
+    terms = LossTerms(recon=recon.expand(2), kl_f=kl_f.expand(2), kl_z=kl_z.expand(2))
+    w = weigh(terms, ObjectiveConfig(beta_f=2, beta_z=1, free_nats_f=10, free_nats_z=10))
+    torch.testing.assert_close(w.loss, torch.tensor(100.0 + 2 * 10 + 40))
+    torch.testing.assert_close(w.kl_f, torch.tensor(3.0))  # logged as it is
+    w.loss.backward()
+    assert kl_f.grad == 0.0 and kl_z.grad == 1.0  # below its floor f's KL has no pull
+    plain = weigh(terms, ObjectiveConfig(beta_f=2, beta_z=1))
+    torch.testing.assert_close(plain.loss, torch.tensor(100.0 + 2 * 3 + 40))
 
 
 def test_elbo_decreases_on_a_small_batch():

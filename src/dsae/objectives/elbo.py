@@ -76,8 +76,15 @@ def weigh(terms: LossTerms, cfg: ObjectiveConfig, step: int = 0) -> ElboTerms:
         return ElboTerms(loss, recon, kl_f, kl_z, beta_f=g, beta_z=g, extra=extra)
     w = kl_weight(step, cfg.kl_warmup_steps)
     bf, bz = cfg.beta_f * w, cfg.beta_z * w
-    loss = recon + bf * kl_f + bz * kl_z
+    loss = recon + bf * free_nats(kl_f, cfg.free_nats_f) + bz * free_nats(kl_z, cfg.free_nats_z)
     return ElboTerms(loss=loss, recon=recon, kl_f=kl_f, kl_z=kl_z, beta_f=bf, beta_z=bz)
+
+
+def free_nats(kl: torch.Tensor, floor: float) -> torch.Tensor:
+    """max(KL, floor) of a batch-mean KL (free bits, Kingma et al. 2016): below the floor the
+    term has no gradient, so the encoders keep that much information while the decoder
+    learns to read it."""
+    return kl if floor <= 0 else torch.clamp(kl, min=floor)
 
 
 def elbo_terms(

@@ -99,7 +99,8 @@ class MixturePrior(nn.Module):
             )
         self.dim, self.groups = dim, groups
         self.logits = nn.Parameter(torch.zeros(groups, components))
-        self.mean = nn.Parameter(torch.randn(groups, components, dim // groups))
+        # means start near 0, where N(0, I) would put the codes
+        self.mean = nn.Parameter(0.1 * torch.randn(groups, components, dim // groups))
         self.logvar = nn.Parameter(torch.zeros(groups, components, dim // groups))
 
     def density(self) -> GaussianMixture:

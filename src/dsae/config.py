@@ -181,6 +181,9 @@ class TrainConfig:
     # model (priors fitted, checkpoint, evaluation) is the average
     ema_decay: float = 0.0
     threads: int = 0  # 0: one per core
+    # learning rate of a learnt p(f) (model.p_f mixture) relative to lr: its means must
+    # travel as far as the codes spread
+    prior_lr_scale: float = 1.0
     channels_last: bool = True
     # none, or bf16: the training pass runs under CPU autocast to bfloat16 (weights, optimizer
     # and the loss's sums stay float32); pays only on CPUs with bfloat16 instructions (Intel

@@ -130,6 +130,20 @@ def _resume_state(cfg: Config, ckpt_path: Path, resume: bool) -> dict[str, Any] 
     return state
 
 
+def param_groups(
+    model: torch.nn.Module, more: list[torch.nn.Parameter], lr: float, prior_scale: float
+) -> list[dict]:
+    """Adam's parameter groups: everything at ``lr``; with ``prior_scale`` != 1 the learnt
+    p(f) (``model.p_f``) in a group of its own at ``lr * prior_scale``."""
+    prior = {id(p) for n, p in model.named_parameters() if n.startswith("p_f.")}
+    trained = [p for p in model.parameters() if p.requires_grad]
+    if prior_scale == 1.0 or not prior:
+        return [{"params": trained + more}]
+    rest = [p for p in trained if id(p) not in prior] + more
+    mine = [p for p in trained if id(p) in prior]
+    return [{"params": rest}, {"params": mine, "lr": lr * prior_scale}]
+
+
 def train(
     cfg: Config,
     run_dir: str | os.PathLike,
@@ -171,8 +185,13 @@ def train(
     if init is not None:
         warm_start(model, init, cfg.train.init_params)
     extras = Regularisers(cfg.objective, cfg.model.f_dim, cfg.model.z_dim)
-    params = [p for p in model.parameters() if p.requires_grad] + extras.critic_params()
-    opt = torch.optim.Adam(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+    groups = param_groups(model, extras.critic_params(), cfg.train.lr, cfg.train.prior_lr_scale)
+    params = [p for g in groups for p in g["params"]]
+    opt = torch.optim.Adam(
+        groups,
+        lr=cfg.train.lr,
+        weight_decay=cfg.train.weight_decay,
+    )
     horizon = cfg.train.max_steps  # the schedule's last step; refitted with fit_schedule
     if state is not None and "schedule_steps" in state:
         horizon = min(horizon, int(state["schedule_steps"]))

@@ -1,0 +1,41 @@
+"""Adam's parameter groups: a learnt p(f) at its own learning rate."""
+
+from __future__ import annotations
+
+import torch
+
+from dsae.config import ModelConfig
+from dsae.models import build_model
+from dsae.train.loop import param_groups
+
+SMALL = dict(channels=[8, 16], frame_dim=16, hidden_dim=16, f_dim=6, z_dim=3)
+
+
+def _ids(params) -> set[int]:
+    return {id(p) for p in params}
+
+
+def test_a_learnt_prior_gets_its_own_learning_rate():
+    model = build_model(ModelConfig(**SMALL, p_f="mixture", p_f_components=3), (3, 16, 16))
+    extra = [torch.nn.Parameter(torch.zeros(2))]
+    groups = param_groups(model, extra, 0.01, 20.0)
+    assert len(groups) == 2 and groups[1]["lr"] == 0.2
+    assert _ids(groups[1]["params"]) == _ids(model.p_f.parameters())
+    every = _ids(p for p in model.parameters() if p.requires_grad) | _ids(extra)
+    assert _ids(groups[0]["params"]) | _ids(groups[1]["params"]) == every
+    assert not _ids(groups[0]["params"]) & _ids(groups[1]["params"])
+    # Adam moves the prior's means 20 times as far in its first step (|step| = lr)
+    opt = torch.optim.Adam(groups, lr=0.01)
+    before = {id(p): p.detach().clone() for p in model.parameters()}
+    for p in model.parameters():
+        p.grad = torch.ones_like(p)
+    opt.step()
+    moved = (model.p_f.mean - before[id(model.p_f.mean)]).abs().max()
+    torch.testing.assert_close(moved, torch.tensor(0.2))
+
+
+def test_one_group_without_a_learnt_prior_or_scale():
+    plain = build_model(ModelConfig(**SMALL), (3, 16, 16))
+    assert len(param_groups(plain, [], 0.01, 20.0)) == 1
+    mix = build_model(ModelConfig(**SMALL, p_f="mixture"), (3, 16, 16))
+    assert len(param_groups(mix, [], 0.01, 1.0)) == 1

@@ -3,9 +3,12 @@ judge tests): static factors as colour blocks, the action as the direction a squ
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from dsae.data.base import DatasetMeta, SequenceSplit, write_dataset_dir
 
@@ -43,3 +46,19 @@ def write_blocks(out: Path, seed: int = 0, n_train: int = 256, n_test: int = 96)
     return write_dataset_dir(
         out, {"train": blocks_split(n_train, seed), "test": blocks_split(n_test, seed + 1)}
     )
+
+
+def dsae(*args: str) -> subprocess.CompletedProcess:
+    """``python -m dsae.cli.main ARGS`` in a subprocess, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "dsae.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def assert_same_judge_weights(a, b) -> None:
+    """Two judges hold the same parameters, bit for bit."""
+    for (k, v), w in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        assert torch.equal(v, w), k

@@ -4,14 +4,12 @@ interface as the rnn judge, it learns what the rnn judge learns, files name thei
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from eval_blocks import SIZE, T, write_blocks
+from eval_blocks import SIZE, T, assert_same_judge_weights, dsae, write_blocks
 from eval_vectors import vector_split
 
 from dsae.data.base import fingerprint, load_meta, load_split, write_dataset_dir
@@ -167,17 +165,7 @@ def test_same_seed_same_tcn_judge(tmp_path):
     d = write_blocks(tmp_path / "small", n_train=16, n_test=4)
     a, _ = train_judge(d, epochs=1, batch_size=8, seed=3, progress=False, arch="tcn")
     b, _ = train_judge(d, epochs=1, batch_size=8, seed=3, progress=False, arch="tcn")
-    for (k, v), w in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
-        assert torch.equal(v, w), k
-
-
-def dsae(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "dsae.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    assert_same_judge_weights(a, b)
 
 
 def test_cli_train_tcn_then_test(tmp_path):

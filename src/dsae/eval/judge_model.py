@@ -69,6 +69,33 @@ class JudgeNet(Protocol):
     def eval(self) -> Any: ...
 
 
+def judge_fields(
+    judge: Any,
+    frame_shape: tuple[int, ...],
+    static_factors: dict[str, int],
+    dynamic_factors: dict[str, int],
+    channels: tuple[int, ...] | list[int],
+    feature_dim: int,
+    hidden_dim: int,
+) -> dict[str, Any]:
+    """Set what every judge family exposes (frame_shape, static_names, dynamic_names,
+    factor_names, n_classes) on ``judge``; return the ``arch`` entries they share."""
+    judge.frame_shape = tuple(int(v) for v in frame_shape)
+    judge.static_names = list(static_factors)
+    judge.dynamic_names = list(dynamic_factors)
+    judge.factor_names = judge.static_names + judge.dynamic_names
+    judge.n_classes = {k: int(v) for k, v in {**static_factors, **dynamic_factors}.items()}
+    return {
+        "family": judge.family,
+        "frame_shape": [int(v) for v in frame_shape],
+        "static_factors": {str(k): int(v) for k, v in static_factors.items()},
+        "dynamic_factors": {str(k): int(v) for k, v in dynamic_factors.items()},
+        "channels": [int(c) for c in channels],
+        "feature_dim": int(feature_dim),
+        "hidden_dim": int(hidden_dim),
+    }
+
+
 class Judge(nn.Module):
     """Classifier of every labelled factor of a sequence: static heads on frames,
     dynamic heads on a bidirectional recurrent state."""
@@ -93,24 +120,10 @@ class Judge(nn.Module):
             raise DsaeError(f"judge rnn must be gru or lstm, got {rnn!r}")
         if not static_factors and not dynamic_factors:
             raise DsaeError("the dataset has no labelled factors to judge")
-        self.arch: dict[str, Any] = {
-            "family": self.family,
-            "frame_shape": [int(v) for v in frame_shape],
-            "static_factors": {str(k): int(v) for k, v in static_factors.items()},
-            "dynamic_factors": {str(k): int(v) for k, v in dynamic_factors.items()},
-            "channels": [int(c) for c in channels],
-            "feature_dim": int(feature_dim),
-            "hidden_dim": int(hidden_dim),
-            "rnn": rnn,
-        }
-        self.frame_shape = tuple(int(v) for v in frame_shape)
-        self.static_names = list(static_factors)
-        self.dynamic_names = list(dynamic_factors)
-        self.factor_names: list[str] = self.static_names + self.dynamic_names
-        self.n_classes: dict[str, int] = {
-            **{k: int(v) for k, v in static_factors.items()},
-            **{k: int(v) for k, v in dynamic_factors.items()},
-        }
+        self.arch = judge_fields(
+            self, frame_shape, static_factors, dynamic_factors, channels, feature_dim, hidden_dim
+        )
+        self.arch["rnn"] = rnn
 
         if modality.name == "image":
             self.frame_encoder = _conv_encoder(self.frame_shape, channels, feature_dim)

@@ -37,6 +37,7 @@ from torch import Tensor, nn
 
 from dsae.data.modality import modality_for
 from dsae.errors import DsaeError
+from dsae.eval.judge_model import judge_fields
 
 TCN_CHANNELS = (16, 32, 64)
 TCN_DILATIONS = (1, 2)
@@ -150,24 +151,10 @@ class TemporalConvJudge(nn.Module):
                 f"judge channels and dilations must be positive, got {list(channels)} and "
                 f"{list(dilations)}"
             )
-        self.arch: dict[str, Any] = {
-            "family": self.family,
-            "frame_shape": [int(v) for v in frame_shape],
-            "static_factors": {str(k): int(v) for k, v in static_factors.items()},
-            "dynamic_factors": {str(k): int(v) for k, v in dynamic_factors.items()},
-            "channels": [int(c) for c in channels],
-            "feature_dim": int(feature_dim),
-            "hidden_dim": int(hidden_dim),
-            "dilations": [int(d) for d in dilations],
-        }
-        self.frame_shape = tuple(int(v) for v in frame_shape)
-        self.static_names = list(static_factors)
-        self.dynamic_names = list(dynamic_factors)
-        self.factor_names: list[str] = self.static_names + self.dynamic_names
-        self.n_classes: dict[str, int] = {
-            **{k: int(v) for k, v in static_factors.items()},
-            **{k: int(v) for k, v in dynamic_factors.items()},
-        }
+        self.arch = judge_fields(
+            self, frame_shape, static_factors, dynamic_factors, channels, feature_dim, hidden_dim
+        )
+        self.arch["dilations"] = [int(d) for d in dilations]
         self.is_image = modality.name == "image"
         if self.is_image:
             self.frame_encoder: nn.Module = ResidualCNN(self.frame_shape[2], tuple(channels))

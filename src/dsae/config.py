@@ -184,6 +184,9 @@ class TrainConfig:
     # learning rate of a learnt p(f) (model.p_f mixture) relative to lr: its means must
     # travel as far as the codes spread
     prior_lr_scale: float = 1.0
+    # learning rate of the learnt p(z_t | z_<t) (the LSTM prior) relative to lr: its outputs
+    # must follow posteriors that keep moving
+    p_z_lr_scale: float = 1.0
     channels_last: bool = True
     # none, or bf16: the training pass runs under CPU autocast to bfloat16 (weights, optimizer
     # and the loss's sums stay float32); pays only on CPUs with bfloat16 instructions (Intel

@@ -1,9 +1,10 @@
-"""Adam's parameter groups: a learnt p(f) at its own learning rate."""
+"""Adam's parameter groups: the learnt priors at their own learning rates."""
 
 from __future__ import annotations
 
 import torch
 
+from dsae.cli.main import main
 from dsae.config import ModelConfig
 from dsae.models import build_model
 from dsae.train.loop import param_groups
@@ -39,3 +40,25 @@ def test_one_group_without_a_learnt_prior_or_scale():
     assert len(param_groups(plain, [], 0.01, 20.0)) == 1
     mix = build_model(ModelConfig(**SMALL, p_f="mixture"), (3, 16, 16))
     assert len(param_groups(mix, [], 0.01, 1.0)) == 1
+
+
+def test_the_lstm_prior_gets_its_own_learning_rate_beside_p_f():
+    model = build_model(ModelConfig(**SMALL, p_f="mixture", p_z="mixture"), (3, 16, 16))
+    groups = param_groups(model, [], 0.01, 20.0, 5.0)
+    assert [g.get("lr") for g in groups] == [None, 0.2, 0.05]
+    assert _ids(groups[1]["params"]) == _ids(model.p_f.parameters())
+    assert _ids(groups[2]["params"]) == _ids(model.prior.parameters())
+    every = _ids(p for p in model.parameters() if p.requires_grad)
+    assert set().union(*(_ids(g["params"]) for g in groups)) == every
+    assert sum(len(g["params"]) for g in groups) == len(every)  # no parameter twice
+    alone = param_groups(build_model(ModelConfig(**SMALL), (3, 16, 16)), [], 0.01, 1.0, 5.0)
+    assert len(alone) == 2 and alone[1]["lr"] == 0.05
+
+
+def test_a_scale_that_is_not_positive_is_refused(tmp_path, capsys):
+    for key in ("prior_lr_scale", "p_z_lr_scale"):
+        cfg = tmp_path / "c.yaml"
+        cfg.write_text(f"train:\n  {key}: 0\n  max_steps: 1\ndata:\n  root: {tmp_path}/d\n")
+        assert main(["train", str(cfg), "--out", str(tmp_path / "r")]) == 2
+        assert "must be positive" in capsys.readouterr().err
+        assert not (tmp_path / "r" / "checkpoint.pt").exists()

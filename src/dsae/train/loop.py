@@ -59,6 +59,8 @@ def check_config(cfg: Config) -> None:
             raise DsaeError(f"{key} must be positive, got {v}")
     if t.lr <= 0:
         raise DsaeError(f"train.lr must be positive, got {t.lr}")
+    if t.prior_lr_scale <= 0 or t.p_z_lr_scale <= 0:
+        raise DsaeError("train.prior_lr_scale and train.p_z_lr_scale must be positive")
     if not 0 <= t.ema_decay < 1:
         raise DsaeError(f"train.ema_decay must be in [0, 1), got {t.ema_decay}")
     if o.mi_weight < 0:
@@ -131,17 +133,24 @@ def _resume_state(cfg: Config, ckpt_path: Path, resume: bool) -> dict[str, Any] 
 
 
 def param_groups(
-    model: torch.nn.Module, more: list[torch.nn.Parameter], lr: float, prior_scale: float
+    model: torch.nn.Module,
+    more: list[torch.nn.Parameter],
+    lr: float,
+    prior_scale: float,
+    p_z_scale: float = 1.0,
 ) -> list[dict]:
-    """Adam's parameter groups: everything at ``lr``; with ``prior_scale`` != 1 the learnt
-    p(f) (``model.p_f``) in a group of its own at ``lr * prior_scale``."""
-    prior = {id(p) for n, p in model.named_parameters() if n.startswith("p_f.")}
+    """Adam's parameter groups: everything at ``lr``; a learnt p(f) (``model.p_f``) at
+    ``lr * prior_scale`` and the learnt p(z_t | z_<t) (``model.prior``) at ``lr * p_z_scale``,
+    each in a group of its own when its scale is not 1."""
     trained = [p for p in model.parameters() if p.requires_grad]
-    if prior_scale == 1.0 or not prior:
-        return [{"params": trained + more}]
-    rest = [p for p in trained if id(p) not in prior] + more
-    mine = [p for p in trained if id(p) in prior]
-    return [{"params": rest}, {"params": mine, "lr": lr * prior_scale}]
+    taken: set[int] = set()
+    own: list[dict] = []
+    for prefix, scale in (("p_f.", prior_scale), ("prior.", p_z_scale)):
+        mine = [p for n, p in model.named_parameters() if n.startswith(prefix) and p.requires_grad]
+        if scale != 1.0 and mine:
+            own.append({"params": mine, "lr": lr * scale})
+            taken |= {id(p) for p in mine}
+    return [{"params": [p for p in trained if id(p) not in taken] + more}, *own]
 
 
 def train(
@@ -185,7 +194,13 @@ def train(
     if init is not None:
         warm_start(model, init, cfg.train.init_params)
     extras = Regularisers(cfg.objective, cfg.model.f_dim, cfg.model.z_dim)
-    groups = param_groups(model, extras.critic_params(), cfg.train.lr, cfg.train.prior_lr_scale)
+    groups = param_groups(
+        model,
+        extras.critic_params(),
+        cfg.train.lr,
+        cfg.train.prior_lr_scale,
+        cfg.train.p_z_lr_scale,
+    )
     params = [p for g in groups for p in g["params"]]
     opt = torch.optim.Adam(
         groups,

@@ -20,7 +20,8 @@ from dsae.pipeline.quickstart import quickstart_config
 from dsae.train import load_run, train
 
 TINY = [
-    "--set", "model.channels=[8,16,32]", "--set", "model.frame_dim=32",
+    "--set", "model.channels=[8,16,32]", "--set", "model.decoder_channels=[8,16,32]",
+    "--set", "model.frame_dim=32",
     "--set", "model.hidden_dim=32", "--set", "model.f_dim=8", "--set", "model.z_dim=4",
     "--set", "train.batch_size=16", "--set", "train.log_every=3", "--set", "train.ckpt_every=4",
     "--set", "train.lr_warmup_steps=2",

@@ -15,7 +15,8 @@ from PIL import Image
 from dsae.cli.main import main
 
 TINY = [
-    "--set", "model.channels=[8,16,32]", "--set", "model.frame_dim=32",
+    "--set", "model.channels=[8,16,32]", "--set", "model.decoder_channels=[8,16,32]",
+    "--set", "model.frame_dim=32",
     "--set", "model.hidden_dim=32", "--set", "model.f_dim=8", "--set", "model.z_dim=4",
     "--set", "train.batch_size=8", "--set", "train.log_every=2", "--set", "train.ckpt_every=4",
     "--set", "train.lr_warmup_steps=1",

@@ -75,8 +75,10 @@ class ModelConfig:
     film_mix_layers: int = 1  # film_mix: how many of the last hidden maps are mixed
     # > 0: indexed-colour output, each pixel a softmax over this many colours made from f alone
     decoder_colours: int = 0
-    # q(z_t | .) reads: frames, luminance (colour-free), silhouette (the figure's mask) or
-    # envelope (vector frames smoothed along the feature axis: spectra without pitch harmonics)
+    # q(z_t | .) reads: frames, luminance (colour-free), silhouette (the figure's mask),
+    # recolour (its own encoder of the frames, their colours permuted and scaled at random per
+    # sequence in training) or envelope (vector frames smoothed along the feature axis:
+    # spectra without pitch harmonics)
     dynamic_input: str = "frames"
     envelope_bins: int = 9  # dynamic_input envelope: width of the moving average (odd)
     # the priors the ELBO trains (the model's own): p(f) normal (N(0, I)) or mixture (K

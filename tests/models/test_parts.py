@@ -22,6 +22,7 @@ from dsae.models.views import (
     FramesInput,
     FrameSubset,
     LuminanceInput,
+    RecolourInput,
     SilhouetteInput,
     build_dynamic_input,
     build_static_reader,
@@ -117,12 +118,45 @@ def test_silhouette_view_is_the_figure_mask():
     assert part(x, None, _fold).shape == (1, 2, CFG.frame_dim)
 
 
+def test_recolour_permutes_and_scales_channels_per_sequence_in_training_only():
+    part = RecolourInput(CFG, (3, 16, 16))
+    x = torch.rand(4, 3, 3, 16, 16)
+    x[..., :4, :] = 0.0  # background rows
+    part.eval()
+    assert torch.equal(part.view(x), x)
+    part.train()
+    torch.manual_seed(0)
+    v = part.view(x)
+    assert v.shape == x.shape and (v[..., :4, :] == 0).all()  # dark stays dark
+    perms = set()
+    for b in range(4):
+        src = []
+        for c in range(3):  # each output channel is one input channel times one gain
+            ratio = v[b, :, c, 4:] / x[b, :, :, 4:].clamp_min(1e-6).movedim(1, 0)
+            spread = ratio.flatten(1).amax(1) - ratio.flatten(1).amin(1)
+            (k,) = torch.nonzero(spread < 1e-4).flatten().tolist()
+            gain = float(ratio[k].flatten()[0])
+            assert 0.4 - 1e-6 <= gain <= 1.0 + 1e-6
+            src.append(k)
+        assert sorted(src) == [0, 1, 2]  # a permutation, the same for every frame
+        perms.add(tuple(src))
+    assert len(perms) > 1  # drawn per sequence
+    assert part(x, None, _fold).shape == (4, 3, CFG.frame_dim)
+
+
 def test_dynamic_inputs_by_name():
-    assert set(DYNAMIC_INPUTS) == {"frames", "luminance", "silhouette", "envelope", "contour"}
+    assert set(DYNAMIC_INPUTS) == {
+        "frames",
+        "luminance",
+        "silhouette",
+        "recolour",
+        "envelope",
+        "contour",
+    }
     h = torch.randn(2, 3, 16)
     frames = build_dynamic_input(CFG, (3, 16, 16))
     assert isinstance(frames, FramesInput) and frames(torch.rand(2, 3, 3, 16, 16), h, _fold) is h
-    for kind in ("luminance", "silhouette"):
+    for kind in ("luminance", "silhouette", "recolour"):
         cfg = dataclasses.replace(CFG, dynamic_input=kind)
         assert not build_dynamic_input(cfg, (3, 16, 16)).uses_shared
         with pytest.raises(ValueError, match=f"dynamic_input {kind} needs image frames"):

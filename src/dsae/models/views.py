@@ -5,11 +5,13 @@ frame features, Li & Mandt 2018), ``mean`` (an average of per-frame features: bl
 frame order) and ``palette`` (which quantised colours occur: blind to the pose).
 Dynamic inputs (``model.dynamic_input``) are the frame features q(z_t | .) reads: ``frames``
 (the shared features h_t), ``luminance`` (a colour-free frame), ``silhouette`` (the
-figure's mask) and, for vector frames such as spectra, ``envelope`` (each frame smoothed
-along its feature axis: a spectrum's envelope without the pitch harmonics) and ``contour``
-(the envelope minus its mean over the sequence). The frame subset (``model.static_frames``) shows q(f | x) k random frames in
-training. The last ones are augmentations in the spirit of C-DSVAE's content- and
-motion-preserving views, applied to the encoders' inputs instead of extra passes.
+figure's mask), ``recolour`` (the colour frames through an encoder of their own, recoloured
+at random in training) and, for vector frames such as spectra, ``envelope`` (each frame
+smoothed along its feature axis: a spectrum's envelope without the pitch harmonics) and
+``contour`` (the envelope minus its mean over the sequence). The frame subset
+(``model.static_frames``) shows q(f | x) k random frames in training. The last ones are
+augmentations in the spirit of C-DSVAE's content- and motion-preserving views, applied to
+the encoders' inputs instead of extra passes.
 """
 
 from __future__ import annotations
@@ -212,6 +214,32 @@ class SilhouetteInput(LuminanceInput):
         return (x.amax(2, keepdim=True) > SILHOUETTE_THRESHOLD).to(x.dtype)
 
 
+class RecolourInput(nn.Module):
+    """q(z_t | .) reads the colour frames through its own encoder, recoloured in training by a
+    random map per sequence, x_c <- g_c x_pi(c) (pi a permutation of the channels, gains
+    g_c ~ U(0.4, 1)), and as they are otherwise: an augmentation, not a view, that leaves the
+    shapes, the pose and the dark background in place while no colour means one thing to z."""
+
+    uses_shared = False
+
+    def __init__(self, cfg: ModelConfig, frame_shape: tuple[int, ...]):
+        super().__init__()
+        self.encoder = FRAME_NETS["conv"].encoder(cfg, frame_shape)
+
+    def view(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, C, H, W) -> (B, T, C, H, W)
+        if not self.training:
+            return x
+        b, c = x.shape[0], x.shape[2]
+        perm = torch.rand(b, c, device=x.device).argsort(1)  # (B, C): pi per sequence
+        gains = 0.4 + 0.6 * torch.rand(b, 1, c, 1, 1, device=x.device, dtype=x.dtype)
+        picked = x.gather(2, perm.view(b, 1, c, 1, 1).expand(-1, x.shape[1], -1, *x.shape[3:]))
+        return picked * gains
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor | None, fold: Fold) -> torch.Tensor:
+        b, t = x.shape[:2]
+        return self.encoder(fold(self.view(x))).view(b, t, -1)
+
+
 class EnvelopeInput(nn.Module):
     """q(z_t | .) reads each vector frame smoothed by a moving average of
     ``cfg.envelope_bins`` neighbouring features, through its own MLP: for log spectra the
@@ -246,6 +274,7 @@ DYNAMIC_INPUTS: dict[str, type[nn.Module]] = {
     "frames": FramesInput,
     "luminance": LuminanceInput,
     "silhouette": SilhouetteInput,
+    "recolour": RecolourInput,
     "envelope": EnvelopeInput,
     "contour": ContourInput,
 }

@@ -19,7 +19,19 @@ REPO = Path(__file__).resolve().parents[1]
 # the shared data beside the repository; DSAE_SHARED points elsewhere (e.g. from a worktree)
 SHARED = Path(os.environ.get("DSAE_SHARED") or REPO.parent / "shared")
 
-torch.set_num_threads(2)
+
+def _own_core() -> int:
+    """Under pytest-xdist each worker owns one core (subprocesses inherit it): two workers
+    on two cores run side by side without oversubscribing; alone, the suite uses two threads."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if not worker.startswith("gw") or len(cores) < 2:
+        return 2
+    os.sched_setaffinity(0, {cores[int(worker[2:]) % len(cores)]})
+    return 1
+
+
+torch.set_num_threads(_own_core())
 
 
 def random_split(n: int, size: int = 16, t: int = 8, seed: int = 0) -> SequenceSplit:

@@ -27,14 +27,13 @@ One run of this script, in this order:
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
 import sys
 import time
 from pathlib import Path
 
 from benchlib.fixed_steps import train_or_reuse
 from benchlib.inputs import ensure_judge
+from benchlib.record import recorded
 from benchlib.scored_run import (
     add_scored_run_arguments,
     check_scored_run_arguments,
@@ -45,10 +44,9 @@ from benchlib.scored_run import (
 )
 
 from dsae.config import load_config
-from dsae.errors import DsaeError
-from dsae.eval import LEARNT_PRIOR, evaluate, load_judge, to_json_safe
+from dsae.eval import LEARNT_PRIOR, evaluate, load_judge
 from dsae.train import load_run
-from dsae.utils import atomic_write_text, set_threads
+from dsae.utils import set_threads
 
 CONFIG = "configs/sprites_dsae.yaml"
 ARMS: dict[str, list[str]] = {
@@ -119,18 +117,18 @@ def benchmark(args: argparse.Namespace, data_dir: Path, judge_path: Path, run_di
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
+
+    def run() -> tuple[dict, Path]:
         cfg = load_config(args.config)
         data_dir = Path(args.data if args.data is not None else cfg.data.root)
         judge_path = Path(args.judge) if args.judge is not None else data_dir / "judge.pt"
         run_dir, out = run_paths(args, "ablation", args.arm)
-        result = benchmark(args, data_dir, judge_path, run_dir)
-        given = sys.argv[1:] if argv is None else argv
-        result["command"] = shlex.join(["python", "benchmarks/ablation.py", *given])
-    except DsaeError as e:
-        print(f"ablation.py: error: {e}", file=sys.stderr)
+        return benchmark(args, data_dir, judge_path, run_dir), out
+
+    done = recorded("ablation.py", argv, run)
+    if done is None:
         return 2
-    atomic_write_text(out, json.dumps(to_json_safe(result), indent=2, allow_nan=False) + "\n")
+    result, out = done
     t1 = result["table1"]
     rows = {**t1.get("static", {}), **t1.get("dynamic", {})}
     dis = ", ".join(f"{k} {v['disagreement']:.1f}%" for k, v in rows.items())

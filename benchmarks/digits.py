@@ -23,8 +23,6 @@ One run of this script trains one config and scores it, in this order:
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -32,16 +30,15 @@ from pathlib import Path
 from benchlib.fixed_steps import train_or_reuse
 from benchlib.inputs import bench_config, ensure_data, ensure_judge
 from benchlib.machine import machine_record
+from benchlib.record import recorded
 from benchlib.runargs import RESULTS
 
 from dsae.config import load_config
 from dsae.data import load_split
-from dsae.errors import DsaeError
-from dsae.eval import load_judge, to_json_safe, versions
+from dsae.eval import load_judge, versions
 from dsae.eval.protocols import reconstruction_protocol, table1_protocol
 from dsae.eval.protocols.style import style_protocol
 from dsae.train import load_run, resolve_autocast
-from dsae.utils import atomic_write_text
 
 STEPS = 600
 
@@ -135,14 +132,10 @@ def benchmark(args: argparse.Namespace) -> tuple[dict, Path]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        result, out = benchmark(args)
-    except DsaeError as e:
-        print(f"digits.py: error: {e}", file=sys.stderr)
+    done = recorded("digits.py", argv, lambda: benchmark(args))
+    if done is None:
         return 2
-    given = sys.argv[1:] if argv is None else argv
-    result["command"] = shlex.join(["python", "benchmarks/digits.py", *given])
-    atomic_write_text(out, json.dumps(to_json_safe(result), indent=2, allow_nan=False) + "\n")
+    result, out = done
     st = result["style"]
     _say(f"digit accuracy with f kept {st['f_kept']['accuracy']}, style correlation with z "
          f"kept {st['z_kept']['correlation']}; wrote {out}")  # fmt: skip

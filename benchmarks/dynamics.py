@@ -23,8 +23,6 @@ measures how well it imputes the end of test sequences, in this order:
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -35,16 +33,16 @@ from benchlib.clock import MONOTONIC, Clock
 from benchlib.inputs import bench_config, ensure_data
 from benchlib.machine import machine_record
 from benchlib.plan import warm_imports
+from benchlib.record import recorded
 from benchlib.runargs import add_run_arguments, check_run_arguments, run_paths
 
 from dsae.config import load_config
 from dsae.data import load_split
-from dsae.errors import DsaeError
-from dsae.eval import to_json_safe, versions
+from dsae.eval import versions
 from dsae.eval.imputation import imputation_curve, impute_sequences
 from dsae.eval.protocols.imputation import default_missing
 from dsae.train import CHECKPOINT_FILE, load_run, resolve_autocast
-from dsae.utils import atomic_write, atomic_write_text, set_threads
+from dsae.utils import atomic_write, set_threads
 
 FIG7_OBSERVED = 20  # Li & Mandt (2018), Fig. 7: predictions from t = 20
 FIG7_FILE = "fig7.npz"
@@ -140,16 +138,16 @@ def main(argv: list[str] | None = None, clock: Clock = MONOTONIC) -> int:
     """The command; ``clock`` times the calibration and the training run (tests pass a
     ``benchlib.clock.FakeClock``)."""
     args = parse_args(argv)
-    try:
+
+    def run() -> tuple[dict, Path]:
         cfg = load_config(args.config, args.overrides)
         data_dir, run_dir, out = run_paths(args, cfg, "dynamics")
-        result = benchmark(args, data_dir, run_dir, clock)
-        given = sys.argv[1:] if argv is None else argv
-        result["command"] = shlex.join(["python", "benchmarks/dynamics.py", *given])
-    except DsaeError as e:
-        print(f"dynamics.py: error: {e}", file=sys.stderr)
+        return benchmark(args, data_dir, run_dir, clock), out
+
+    done = recorded("dynamics.py", argv, run)
+    if done is None:
         return 2
-    atomic_write_text(out, json.dumps(to_json_safe(result), indent=2, allow_nan=False) + "\n")
+    result, out = done
     tr = result["training"]
     _say(f"[5/5] training: {tr['steps']} steps in {tr['wall_time_s']:.0f} s, "
          f"peak memory {tr['peak_rss_mb']:.0f} MiB; wrote {out}")  # fmt: skip

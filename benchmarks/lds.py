@@ -26,14 +26,13 @@ One run of this script trains one of the two models and scores it, in this order
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
 import sys
 import time
 from pathlib import Path
 
 from benchlib.fixed_steps import train_or_reuse
 from benchlib.inputs import ensure_judge
+from benchlib.record import recorded
 from benchlib.scored_run import (
     add_scored_run_arguments,
     check_scored_run_arguments,
@@ -44,10 +43,9 @@ from benchlib.scored_run import (
 )
 
 from dsae.config import load_config
-from dsae.errors import DsaeError
-from dsae.eval import evaluate, load_judge, to_json_safe
+from dsae.eval import evaluate, load_judge
 from dsae.train import load_run
-from dsae.utils import atomic_write_text, set_threads
+from dsae.utils import set_threads
 from dsae.viz.slowness import plot_slowness
 
 CONFIGS = {
@@ -138,21 +136,22 @@ def _summary(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
+
+    def run() -> tuple[dict, Path]:
         config = args.config or CONFIGS[args.model]
         cfg = load_config(config)
         data_dir = Path(args.data if args.data is not None else cfg.data.root)
         run_dir, out = run_paths(args, "lds", args.model)
         result = benchmark(args, config, data_dir, run_dir)
-        given = sys.argv[1:] if argv is None else argv
-        result["command"] = shlex.join(["python", "benchmarks/lds.py", *given])
         if args.figure:
             title = f"Slow latents of {config}, seed {args.seed}, {args.steps} steps"
             plot_slowness(result["slowness"], args.figure, title)
-    except DsaeError as e:
-        print(f"lds.py: error: {e}", file=sys.stderr)
+        return result, out
+
+    done = recorded("lds.py", argv, run)
+    if done is None:
         return 2
-    atomic_write_text(out, json.dumps(to_json_safe(result), indent=2, allow_nan=False) + "\n")
+    result, out = done
     _say(f"[3/3] {_summary(result)}; scored in {result['timing']['scoring_s']:.0f} s; wrote {out}")
     return 0
 

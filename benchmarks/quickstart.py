@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import shutil
 import sys
 import tempfile
@@ -24,16 +23,16 @@ from pathlib import Path
 
 import numpy as np
 from benchlib.machine import machine_record, peak_memory_mb
+from benchlib.record import recorded
 from benchlib.targets import target
 
 from dsae.data.base import load_split
 from dsae.errors import DsaeError
-from dsae.eval import to_json_safe, versions
+from dsae.eval import versions
 from dsae.eval.judge import load_judge
 from dsae.eval.judge_model import predict_frame_proba
 from dsae.pipeline.outputs import write_swaps
 from dsae.pipeline.quickstart import quickstart_config, run_quickstart
-from dsae.utils import atomic_write_text
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -143,14 +142,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     out = Path(args.out) if args.out else RESULTS / f"quickstart-seed{args.seed}.json"
     out_dir = Path(args.out_dir or f"runs/quickstart-seed{args.seed}")
-    try:
-        result = benchmark(args, out_dir)
-    except DsaeError as e:
-        print(f"quickstart.py: error: {e}", file=sys.stderr)
+    done = recorded("quickstart.py", argv, lambda: (benchmark(args, out_dir), out))
+    if done is None:
         return 2
-    given = sys.argv[1:] if argv is None else argv
-    result["command"] = shlex.join(["python", "benchmarks/quickstart.py", *given])
-    atomic_write_text(out, json.dumps(to_json_safe(result), indent=2, allow_nan=False) + "\n")
+    result = done[0]
     print(
         f"quickstart in {result['timing']['quickstart_s']:.0f} s, "
         f"{result['targets_met']} of {result['targets_total']} targets; wrote {out}"

@@ -24,8 +24,6 @@ One run of this script, on one machine, in this order:
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -35,18 +33,18 @@ from benchlib.clock import MONOTONIC, Clock
 from benchlib.inputs import bench_config, ensure_data, ensure_judge
 from benchlib.machine import machine_record
 from benchlib.plan import warm_imports
+from benchlib.record import recorded
 from benchlib.runargs import add_run_arguments, check_run_arguments, run_paths
 from benchlib.speech_targets import speech_targets
 from benchlib.targets import format_targets
 
 from dsae.config import Config, load_config
 from dsae.data import load_meta, load_split
-from dsae.errors import DsaeError
-from dsae.eval import load_judge, to_json_safe, versions
+from dsae.eval import load_judge, versions
 from dsae.pipeline.convert_pairs import convert_pairs
 from dsae.pipeline.evaluate import evaluate_run
 from dsae.train import CHECKPOINT_FILE, load_run, resolve_autocast
-from dsae.utils import atomic_write_text, set_threads
+from dsae.utils import set_threads
 
 
 def _say(msg: str) -> None:
@@ -159,15 +157,15 @@ def main(argv: list[str] | None = None, clock: Clock = MONOTONIC) -> int:
     """The command; ``clock`` times the calibration and the training run (tests pass a
     ``benchlib.clock.FakeClock``)."""
     args = parse_args(argv)
-    try:
+
+    def run() -> tuple[dict, Path]:
         data_dir, judge_path, run_dir, out = _paths(args, load_config(args.config, args.overrides))
-        result = benchmark(args, data_dir, judge_path, run_dir, clock)
-        given = sys.argv[1:] if argv is None else argv
-        result["command"] = shlex.join(["python", "benchmarks/speech.py", *given])
-    except DsaeError as e:
-        print(f"speech.py: error: {e}", file=sys.stderr)
+        return benchmark(args, data_dir, judge_path, run_dir, clock), out
+
+    done = recorded("speech.py", argv, run)
+    if done is None:
         return 2
-    atomic_write_text(out, json.dumps(to_json_safe(result), indent=2, allow_nan=False) + "\n")
+    result, out = done
     _say("[7/7] results")
     _say(format_targets(result["targets"]))
     tr = result["training"]

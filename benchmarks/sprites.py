@@ -54,8 +54,6 @@ calibration, the plan, the loop's deadline and the watchdog read one clock
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -74,6 +72,7 @@ from benchlib.judges import (
 from benchlib.machine import machine_record
 from benchlib.page_text import get
 from benchlib.plan import plan_steps, run_training, warm_imports
+from benchlib.record import recorded
 from benchlib.targets import (
     LEARNT_PRIOR,
     configured_sampler,
@@ -85,9 +84,9 @@ from benchlib.targets import (
 from dsae.config import Config, load_config
 from dsae.data import load_split
 from dsae.errors import DsaeError
-from dsae.eval import to_json_safe, versions
+from dsae.eval import versions
 from dsae.train import CHECKPOINT_FILE, resolve_autocast
-from dsae.utils import atomic_write_text, set_threads
+from dsae.utils import set_threads
 
 HERE = Path(__file__).resolve().parent
 
@@ -357,16 +356,15 @@ def main(argv: list[str] | None = None, clock: Clock = MONOTONIC) -> int:
     """The command; ``clock`` times the calibration and the training run (tests pass a
     ``benchlib.clock.FakeClock``)."""
     args = parse_args(argv)
-    try:
+
+    def run() -> tuple[dict, Path]:
         data_dir, judge_path, run_dir, out = _paths(args, load_config(args.config, args.overrides))
-        result = benchmark(args, data_dir, judge_path, run_dir, clock)
-        given = sys.argv[1:] if argv is None else argv
-        result["command"] = shlex.join(["python", "benchmarks/sprites.py", *given])
-    except DsaeError as e:
-        print(f"sprites.py: error: {e}", file=sys.stderr)
+        return benchmark(args, data_dir, judge_path, run_dir, clock), out
+
+    done = recorded("sprites.py", argv, run)
+    if done is None:
         return 2
-    text = json.dumps(to_json_safe(result), indent=2, allow_nan=False)
-    atomic_write_text(out, text + "\n")
+    result, out = done
     _say("[7/7] results")
     judges = [result["judge"], *([result["second_judge"]] if result["second_judge"] else [])]
     _say("judges: " + ", ".join(f"{j['family']} ({j['path']})" for j in judges))

@@ -15,19 +15,17 @@ the docs.
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
 import shutil
 import sys
 import time
 from pathlib import Path
 
 from benchlib.machine import machine_record
+from benchlib.record import recorded
 
-from dsae.errors import DsaeError
-from dsae.eval import to_json_safe, versions
+from dsae.eval import versions
 from dsae.studies.vem import write_vem_study
-from dsae.utils import atomic_write_text, set_threads
+from dsae.utils import set_threads
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -77,14 +75,10 @@ def benchmark(args: argparse.Namespace) -> dict:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     out = Path(args.out) if args.out else RESULTS / f"vem-seed{args.seed}.json"
-    try:
-        result = benchmark(args)
-    except DsaeError as e:
-        print(f"vem.py: error: {e}", file=sys.stderr)
+    done = recorded("vem.py", argv, lambda: (benchmark(args), out))
+    if done is None:
         return 2
-    given = sys.argv[1:] if argv is None else argv
-    result["command"] = shlex.join(["python", "benchmarks/vem.py", *given])
-    atomic_write_text(out, json.dumps(to_json_safe(result), indent=2, allow_nan=False) + "\n")
+    result = done[0]
     print(f"study in {result['timing']['study_s']:.0f} s; wrote {out}")
     return 0
 

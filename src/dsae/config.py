@@ -81,10 +81,10 @@ class ModelConfig:
     # spectra without pitch harmonics)
     dynamic_input: str = "frames"
     envelope_bins: int = 9  # dynamic_input envelope: width of the moving average (odd)
-    # the priors the ELBO trains (the model's own): p(f) normal (N(0, I)) or mixture (K
-    # diagonal Gaussians, weights, means and variances learnt; with G groups, f in G blocks
-    # each its own mixture of K); the LSTM prior's outputs p(z_t | z_<t) gaussian or
-    # mixture (K diagonal Gaussians per step)
+    # the priors the ELBO trains (the model's own): p(f) normal (N(0, I)), learnt (N(mu,
+    # diag sigma^2), mu and sigma learnt) or mixture (K diagonal Gaussians, weights, means
+    # and variances learnt; with G groups, f in G blocks each its own mixture of K); the
+    # LSTM prior's outputs p(z_t | z_<t) gaussian or mixture (K diagonal Gaussians per step)
     p_f: str = "normal"
     p_f_components: int = 16
     p_f_groups: int = 1
@@ -183,7 +183,7 @@ class TrainConfig:
     # model (priors fitted, checkpoint, evaluation) is the average
     ema_decay: float = 0.0
     threads: int = 0  # 0: one per core
-    # learning rate of a learnt p(f) (model.p_f mixture) relative to lr: its means must
+    # learning rate of a learnt p(f) (model.p_f learnt or mixture) relative to lr: its means must
     # travel as far as the codes spread
     prior_lr_scale: float = 1.0
     # learning rate of the learnt p(z_t | z_<t) (the LSTM prior) relative to lr: its outputs

@@ -13,7 +13,14 @@ from dsae.config import ModelConfig
 from dsae.errors import DsaeError
 from dsae.models import build_model
 from dsae.models.blocks import Gaussian
-from dsae.models.priors import GaussianMixture, MixtureHead, MixturePrior, NormalPrior, kl_term
+from dsae.models.priors import (
+    GaussianMixture,
+    LearntNormalPrior,
+    MixtureHead,
+    MixturePrior,
+    NormalPrior,
+    kl_term,
+)
 
 SMALL = dict(channels=[8, 16], frame_dim=16, hidden_dim=16, f_dim=6, z_dim=3)
 
@@ -118,9 +125,37 @@ def test_learnt_mixture_prior_moves_to_the_codes():
     assert NormalPrior(2).sample(4000, torch.Generator().manual_seed(2)).norm(dim=1).mean() < 2
 
 
-def test_dsae_with_mixture_priors_trains_them():
+def test_learnt_normal_prior_fits_the_moments_of_the_aggregate_posterior():
+    """The ELBO's best N(mu, diag sigma^2) for fixed posteriors q_i = N(m_i, s_i^2): mu the
+    mean of the m_i, sigma^2 the mean of s_i^2 + (m_i - mu)^2; its KL is the closed form."""
+    g = torch.Generator().manual_seed(0)
+    m = torch.randn(256, 3, generator=g) * torch.tensor([0.5, 2.0, 1.0]) + torch.tensor(
+        [1.0, -2.0, 0.0]
+    )
+    q = Gaussian(m, torch.full_like(m, math.log(0.09)))
+    prior = LearntNormalPrior(3)
+    torch.testing.assert_close(prior.kl(q, m), q.kl())  # starts as N(0, I)
+    opt = torch.optim.Adam(prior.parameters(), lr=0.05)
+    for _ in range(800):
+        loss = prior.kl(q, m).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    torch.testing.assert_close(prior.mean.detach(), m.mean(0), atol=1e-3, rtol=0)
+    want = 0.09 + m.var(0, unbiased=False)
+    torch.testing.assert_close(prior.logvar.detach().exp(), want, atol=2e-3, rtol=1e-3)
+    p = D.Normal(prior.mean.detach(), (0.5 * prior.logvar.detach()).exp())
+    closed = prior.kl(q, m).detach()
+    torch.testing.assert_close(closed, D.kl_divergence(D.Normal(m, 0.3), p).sum(-1))
+    f = prior.sample(20000, torch.Generator().manual_seed(1))
+    torch.testing.assert_close(f.mean(0), m.mean(0), atol=0.05, rtol=0)
+    torch.testing.assert_close(f.var(0), want, atol=0.05, rtol=0.05)
+
+
+@pytest.mark.parametrize("p_f", ["mixture", "learnt"])
+def test_dsae_with_learnt_priors_trains_them(p_f):
     torch.manual_seed(0)
-    cfg = ModelConfig(**SMALL, p_f="mixture", p_f_components=3, p_z="mixture", p_z_components=2)
+    cfg = ModelConfig(**SMALL, p_f=p_f, p_f_components=3, p_z="mixture", p_z_components=2)
     model = build_model(cfg, (3, 16, 16))
     x = torch.rand(2, 4, 3, 16, 16)
     out = model(x)

@@ -82,6 +82,35 @@ class NormalPrior(nn.Module):
         return torch.randn(n, self.dim, generator=generator)
 
 
+class LearntNormalPrior(nn.Module):
+    """p(f) = N(mu, diag sigma^2), mu and sigma learnt through the ELBO (closed-form KL): for
+    fixed posteriors the ELBO's best such prior has the mean and variance of their
+    aggregate, so f ~ p(f) falls where the codes are, also when they do not fill N(0, I)."""
+
+    def __init__(self, dim: int, components: int = 1, groups: int = 1):
+        super().__init__()
+        self.dim = dim
+        self.mean = nn.Parameter(torch.zeros(dim))
+        self.logvar = nn.Parameter(torch.zeros(dim))
+
+    def density(self) -> Gaussian:
+        return Gaussian(self.mean, self.logvar.clamp(-12.0, 8.0))
+
+    def kl(self, q: Gaussian, x: torch.Tensor) -> torch.Tensor:
+        """KL(q(f | x) || N(mu, diag sigma^2)) in closed form: (B,)."""
+        return q.kl(self.density())
+
+    def log_prob(self, f: torch.Tensor) -> torch.Tensor:
+        """log p(f) for f (..., dim): (...)."""
+        return self.density().log_prob(f)
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """f ~ N(mu, diag sigma^2): (n, dim)."""
+        d = self.density()
+        return Gaussian(d.mean.expand(n, -1), d.logvar.expand(n, -1)).sample(generator)
+
+
 class MixturePrior(nn.Module):
     """p(f) = prod_g sum_k pi_gk N(f_g; mu_gk, diag sigma_gk^2): f in G equal blocks, each a
     mixture of K (G = 1: one mixture over all of f), pi, mu and sigma learnt through the ELBO.
@@ -160,5 +189,9 @@ def static_prior(kind: str, dim: int, components: int, groups: int = 1) -> nn.Mo
     return STATIC_PRIORS[kind](dim, components, groups)
 
 
-STATIC_PRIORS: dict[str, type[nn.Module]] = {"normal": NormalPrior, "mixture": MixturePrior}
+STATIC_PRIORS: dict[str, type[nn.Module]] = {
+    "normal": NormalPrior,
+    "learnt": LearntNormalPrior,
+    "mixture": MixturePrior,
+}
 OUTPUT_HEADS = ("gaussian", "mixture")

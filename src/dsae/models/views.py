@@ -181,16 +181,32 @@ class FramesInput(nn.Module):
         return h
 
 
-class LuminanceInput(nn.Module):
+class ImageViewInput(nn.Module):
+    """q(z_t | .) reads ``view(x)`` of the image frames through its own conv encoder (of
+    ``view_channels`` input channels; None: the frames' own)."""
+
+    uses_shared = False
+    view_channels: int | None = None
+
+    def __init__(self, cfg: ModelConfig, frame_shape: tuple[int, ...]):
+        super().__init__()
+        kw = {} if self.view_channels is None else {"channels": self.view_channels}
+        self.encoder = FRAME_NETS["conv"].encoder(cfg, frame_shape, **kw)
+
+    def view(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor | None, fold: Fold) -> torch.Tensor:
+        b, t = x.shape[:2]
+        return self.encoder(fold(self.view(x))).view(b, t, -1)
+
+
+class LuminanceInput(ImageViewInput):
     """q(z_t | .) reads a one-channel frame sum_c w_c x_c through its own encoder, with
     w_c ~ U(0.2, 1) normalised to sum 1 per sequence in training (no part of a figure goes
     dark) and w = 1/C otherwise: it keeps the motion and hides colour from z."""
 
-    uses_shared = False
-
-    def __init__(self, cfg: ModelConfig, frame_shape: tuple[int, ...]):
-        super().__init__()
-        self.encoder = FRAME_NETS["conv"].encoder(cfg, frame_shape, channels=1)
+    view_channels = 1
 
     def view(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, C, H, W) -> (B, T, 1, H, W)
         b, c = x.shape[0], x.shape[2]
@@ -201,10 +217,6 @@ class LuminanceInput(nn.Module):
             w = torch.full((1, 1, c, 1, 1), 1.0 / c, device=x.device, dtype=x.dtype)
         return (x * w).sum(2, keepdim=True)
 
-    def forward(self, x: torch.Tensor, h: torch.Tensor | None, fold: Fold) -> torch.Tensor:
-        b, t = x.shape[:2]
-        return self.encoder(fold(self.view(x))).view(b, t, -1)
-
 
 class SilhouetteInput(LuminanceInput):
     """q(z_t | .) reads the figure's mask (1 where any channel exceeds SILHOUETTE_THRESHOLD
@@ -214,17 +226,11 @@ class SilhouetteInput(LuminanceInput):
         return (x.amax(2, keepdim=True) > SILHOUETTE_THRESHOLD).to(x.dtype)
 
 
-class RecolourInput(nn.Module):
+class RecolourInput(ImageViewInput):
     """q(z_t | .) reads the colour frames through its own encoder, recoloured in training by a
     random map per sequence, x_c <- g_c x_pi(c) (pi a permutation of the channels, gains
     g_c ~ U(0.4, 1)), and as they are otherwise: an augmentation, not a view, that leaves the
     shapes, the pose and the dark background in place while no colour means one thing to z."""
-
-    uses_shared = False
-
-    def __init__(self, cfg: ModelConfig, frame_shape: tuple[int, ...]):
-        super().__init__()
-        self.encoder = FRAME_NETS["conv"].encoder(cfg, frame_shape)
 
     def view(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, C, H, W) -> (B, T, C, H, W)
         if not self.training:
@@ -234,10 +240,6 @@ class RecolourInput(nn.Module):
         gains = 0.4 + 0.6 * torch.rand(b, 1, c, 1, 1, device=x.device, dtype=x.dtype)
         picked = x.gather(2, perm.view(b, 1, c, 1, 1).expand(-1, x.shape[1], -1, *x.shape[3:]))
         return picked * gains
-
-    def forward(self, x: torch.Tensor, h: torch.Tensor | None, fold: Fold) -> torch.Tensor:
-        b, t = x.shape[:2]
-        return self.encoder(fold(self.view(x))).view(b, t, -1)
 
 
 class EnvelopeInput(nn.Module):

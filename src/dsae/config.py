@@ -186,6 +186,9 @@ class TrainConfig:
     # learning rate of a learnt p(f) (model.p_f learnt or mixture) relative to lr: its means must
     # travel as far as the codes spread
     prior_lr_scale: float = 1.0
+    # a learnt p(f) is held where it starts (N(0, I)) until this step, then learns: codes it
+    # followed from the first step collapsed onto it before the decoder had learnt to read them
+    prior_start_step: int = 0
     # learning rate of the learnt p(z_t | z_<t) (the LSTM prior) relative to lr: its outputs
     # must follow posteriors that keep moving
     p_z_lr_scale: float = 1.0

@@ -5,9 +5,10 @@ from __future__ import annotations
 import torch
 
 from dsae.cli.main import main
-from dsae.config import ModelConfig
+from dsae.config import Config, ModelConfig
 from dsae.models import build_model
-from dsae.train.loop import param_groups
+from dsae.train import load_checkpoint
+from dsae.train.loop import param_groups, train
 
 SMALL = dict(channels=[8, 16], frame_dim=16, hidden_dim=16, f_dim=6, z_dim=3)
 
@@ -62,3 +63,22 @@ def test_a_scale_that_is_not_positive_is_refused(tmp_path, capsys):
         assert main(["train", str(cfg), "--out", str(tmp_path / "r")]) == 2
         assert "must be positive" in capsys.readouterr().err
         assert not (tmp_path / "r" / "checkpoint.pt").exists()
+
+
+def _trained_p_f(cfg: Config, run_dir, start: int) -> dict[str, torch.Tensor]:
+    d = cfg.to_dict()
+    d["model"].update(p_f="learnt")
+    d["train"].update(max_steps=5, prior_start_step=start, prior_lr_scale=5.0)
+    train(Config.from_dict(d), run_dir)
+    return {k: v for k, v in load_checkpoint(run_dir)["model"].items() if k.startswith("p_f.")}
+
+
+def test_a_learnt_p_f_is_held_at_n01_until_its_start_step(tiny_config, tmp_path):
+    held = _trained_p_f(tiny_config, tmp_path / "held", start=6)
+    assert sorted(held) == ["p_f.logvar", "p_f.mean"]
+    assert all(torch.equal(v, torch.zeros_like(v)) for v in held.values())  # N(0, I) still
+    moved = _trained_p_f(tiny_config, tmp_path / "moved", start=2)
+    assert all(v.abs().max() > 0 for v in moved.values())
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"train:\n  prior_start_step: -1\n  max_steps: 1\ndata:\n  root: {tmp_path}/d\n")
+    assert main(["train", str(cfg), "--out", str(tmp_path / "r")]) == 2

@@ -33,7 +33,7 @@ from dsae.train.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpo
 from dsae.train.extras import Regularisers, WeightAverage
 from dsae.train.precision import autocast_context, resolve_autocast
 from dsae.train.runs import CONFIG_FILE, METRICS_FILE, make_model, prepare_data
-from dsae.train.schedule import Deadline, lr_lambda
+from dsae.train.schedule import Deadline, from_step, lr_lambda
 from dsae.train.warm_start import read_init, warm_start
 from dsae.utils import keep_heap_memory, seed_everything, set_threads
 
@@ -61,6 +61,8 @@ def check_config(cfg: Config) -> None:
         raise DsaeError(f"train.lr must be positive, got {t.lr}")
     if t.prior_lr_scale <= 0 or t.p_z_lr_scale <= 0:
         raise DsaeError("train.prior_lr_scale and train.p_z_lr_scale must be positive")
+    if t.prior_start_step < 0:
+        raise DsaeError(f"train.prior_start_step must be >= 0, got {t.prior_start_step}")
     if not 0 <= t.ema_decay < 1:
         raise DsaeError(f"train.ema_decay must be in [0, 1), got {t.ema_decay}")
     if o.mi_weight < 0:
@@ -138,17 +140,19 @@ def param_groups(
     lr: float,
     prior_scale: float,
     p_z_scale: float = 1.0,
+    p_f_own_group: bool = False,
 ) -> list[dict]:
     """Adam's parameter groups: everything at ``lr``; a learnt p(f) (``model.p_f``) at
     ``lr * prior_scale`` and the learnt p(z_t | z_<t) (``model.prior``) at ``lr * p_z_scale``,
-    each in a group of its own when its scale is not 1."""
+    each in a group of its own (named ``p_f``, ``prior``) when its scale is not 1, p(f)'s
+    also with ``p_f_own_group``."""
     trained = [p for p in model.parameters() if p.requires_grad]
     taken: set[int] = set()
     own: list[dict] = []
     for prefix, scale in (("p_f.", prior_scale), ("prior.", p_z_scale)):
         mine = [p for n, p in model.named_parameters() if n.startswith(prefix) and p.requires_grad]
-        if scale != 1.0 and mine:
-            own.append({"params": mine, "lr": lr * scale})
+        if mine and (scale != 1.0 or (prefix == "p_f." and p_f_own_group)):
+            own.append({"params": mine, "lr": lr * scale, "name": prefix[:-1]})
             taken |= {id(p) for p in mine}
     return [{"params": [p for p in trained if id(p) not in taken] + more}, *own]
 
@@ -200,6 +204,7 @@ def train(
         cfg.train.lr,
         cfg.train.prior_lr_scale,
         cfg.train.p_z_lr_scale,
+        p_f_own_group=cfg.train.prior_start_step > 0,
     )
     params = [p for g in groups for p in g["params"]]
     opt = torch.optim.Adam(
@@ -210,7 +215,11 @@ def train(
     horizon = cfg.train.max_steps  # the schedule's last step; refitted with fit_schedule
     if state is not None and "schedule_steps" in state:
         horizon = min(horizon, int(state["schedule_steps"]))
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg.train, lambda: horizon))
+    factor = lr_lambda(cfg.train, lambda: horizon)
+    start = cfg.train.prior_start_step
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, [from_step(factor, start) if g.get("name") == "p_f" else factor for g in groups]
+    )
     step, wall_offset = 0, 0.0
     ema: WeightAverage | None = None
     if state is not None:

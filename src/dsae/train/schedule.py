@@ -28,6 +28,11 @@ def lr_lambda(cfg: TrainConfig, horizon: Callable[[], int] | None = None):  # ty
     return f
 
 
+def from_step(factor: Callable[[int], float], start: int) -> Callable[[int], float]:
+    """``factor``, held at 0 before step ``start``."""
+    return lambda step: 0.0 if step < start else factor(step)
+
+
 def fit_horizon(step: int, pace_s: float, remaining_s: float, cap: int) -> int:
     """The step a schedule fitted to a deadline ends at: ``step`` plus the whole steps of
     ``pace_s`` seconds that fit in ``remaining_s``, at most ``cap`` and at least ``step``."""

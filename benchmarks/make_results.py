@@ -40,12 +40,12 @@ RESULTS_DIR = HERE / "results"
 PAGE = HERE.parent / "docs" / "RESULTS.md"
 
 PUBLISHED_GENERATION = generation_rows()  # (model, Acc %, IS, H(y|x), H(y))
-PUBLISHED_GENERATION_PROTOCOL = "z_1:T of a test sequence kept, f ~ N(0, I)"
+PUBLISHED_GENERATION_PROTOCOL = "z_1:T of a test sequence kept, f ~ the model's p(f) (N(0, I) in the published models)"
 _DSAE_NAME = {v: k for k, v in PUBLISHED_FACTOR_NAMES.items() if k != "skin colour"}
 PUBLISHED_TABLE1 = {_DSAE_NAME.get(k, k): v[0] for k, v in table1_rows().items()}  # disagreement %
 
 SAMPLER_LABELS = {
-    "learnt_prior": "learnt prior (f ~ N(0, I), z_1:T from the LSTM prior)",
+    "learnt_prior": "learnt prior (f ~ the model's p(f), z_1:T from its LSTM prior)",
     "aggregate": "aggregate posterior (post-hoc)",
     "mixture": "Gaussian mixtures fitted to the posteriors (post-hoc)",
 }

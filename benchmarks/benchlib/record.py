@@ -19,14 +19,20 @@ Outcome = tuple[dict[str, Any], Path]
 
 def recorded(script: str, argv: list[str] | None, run: Callable[[], Outcome]) -> Outcome | None:
     """``run()`` -> (result, JSON path); the result gains ``command`` (``python
-    benchmarks/<script> ...``) and is written there. None, after ``<script>: error: ...`` on
-    stderr, when it raises a DsaeError: nothing is written then."""
+    benchmarks/<script> ...``) unless it holds one already, and is written there. None,
+    after ``<script>: error: ...`` on stderr, when it raises a DsaeError: nothing is
+    written then."""
     try:
         result, out = run()
     except DsaeError as e:
         print(f"{script}: error: {e}", file=sys.stderr)
         return None
-    given = sys.argv[1:] if argv is None else argv
-    result["command"] = shlex.join(["python", f"benchmarks/{script}", *given])
+    result.setdefault("command", command_line(script, argv))
     atomic_write_text(out, json.dumps(to_json_safe(result), indent=2, allow_nan=False) + "\n")
     return result, out
+
+
+def command_line(script: str, argv: list[str] | None) -> str:
+    """``python benchmarks/<script> ARGS`` as typed (``argv``, else the process's own)."""
+    given = sys.argv[1:] if argv is None else argv
+    return shlex.join(["python", f"benchmarks/{script}", *given])

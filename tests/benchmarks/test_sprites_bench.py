@@ -441,3 +441,63 @@ def test_a_target_one_judge_misses_is_not_met(lib):
     assert text[0].split()[1:4] == ["value", "rnn", "judge"]
     assert text[1].split()[:4] == ["generation.acc", "99.5", "99.95", "99.5"]
     assert text[3].split()[1:4] == ["100", "-", "-"]
+
+
+@pytest.fixture(scope="module")
+def rescore(bench):
+    """benchmarks/sprites_rescore.py as a module."""
+    return importlib.import_module("sprites_rescore")
+
+
+def test_a_run_rescored_under_a_second_judge_gets_the_benchmarks_own_verdicts(
+    rescore, result, tmp_path, capsys
+):
+    r = result["json"]
+    # the record as a run scored by the first judge alone would have it
+    alone = json.loads(json.dumps(r))
+    alone.update(second_judge=None, targets_by_judge={"rnn": r["targets_by_judge"]["rnn"]})
+    alone["timing"]["second_judge_evaluation_s"] = None
+    record = tmp_path / "alone.json"
+    record.write_text(json.dumps(alone))
+    tcn = str(result["root"] / "toy" / "judge_tcn.pt")
+    out = tmp_path / "rescored.json"
+    args = [str(record), "--second-judge", tcn, "--out", str(out), "--no-progress"]
+    assert rescore.main(args) == 0
+    assert "tcn judge" in capsys.readouterr().out
+    again = json.loads(out.read_text())
+    # the same sequences under the same judge: the verdicts the benchmark gave itself
+    for key in ("targets_by_judge", "targets_by_sampler", "targets", "all_met_by_sampler"):
+        assert again[key] == r[key], key
+    assert again["second_judge"]["family"] == "tcn"
+    assert again["second_judge"]["evaluation"]["generation"] == r["second_judge"]["evaluation"][
+        "generation"
+    ]
+    assert again["command"] == r["command"]  # the benchmark's command stays
+    assert again["rescored"]["command"].startswith("python benchmarks/sprites_rescore.py ")
+    assert again["rescored"]["judge"] == r["second_judge"]["path"]
+    assert again["timing"]["second_judge_evaluation_s"] > 0
+    assert again["training"] == r["training"] and again["evaluation"] == r["evaluation"]
+
+
+def test_rescoring_errors_are_one_line_and_write_nothing(rescore, result, tmp_path, capsys):
+    r = result["json"]
+    record = tmp_path / "record.json"
+    record.write_text(json.dumps(r))
+    before = record.read_text()
+    rnn = str(result["judge"])  # the first judge's own architecture
+    assert rescore.main([str(record), "--second-judge", rnn, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sprites_rescore.py: error: ") and err.count("\n") == 1
+    assert "another architecture" in err and record.read_text() == before
+    gone = json.loads(before)
+    gone["training"]["run_dir"] = str(tmp_path / "nowhere")
+    record.write_text(json.dumps(gone))
+    assert rescore.main([str(record), "--no-progress"]) == 2
+    assert "is gone" in capsys.readouterr().err
+    record.write_text("{not json")
+    assert rescore.main([str(record)]) == 2
+    assert "is not JSON" in capsys.readouterr().err
+    record.write_text(json.dumps({"benchmark": "speech"}))
+    assert rescore.main([str(record)]) == 2
+    assert "not a record of benchmarks/sprites.py" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["record.json"]  # no other file written

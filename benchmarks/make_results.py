@@ -40,7 +40,9 @@ RESULTS_DIR = HERE / "results"
 PAGE = HERE.parent / "docs" / "RESULTS.md"
 
 PUBLISHED_GENERATION = generation_rows()  # (model, Acc %, IS, H(y|x), H(y))
-PUBLISHED_GENERATION_PROTOCOL = "z_1:T of a test sequence kept, f ~ the model's p(f) (N(0, I) in the published models)"
+PUBLISHED_GENERATION_PROTOCOL = (
+    "z_1:T of a test sequence kept, f ~ the model's p(f) (N(0, I) in the published models)"
+)
 _DSAE_NAME = {v: k for k, v in PUBLISHED_FACTOR_NAMES.items() if k != "skin colour"}
 PUBLISHED_TABLE1 = {_DSAE_NAME.get(k, k): v[0] for k, v in table1_rows().items()}  # disagreement %
 
@@ -231,6 +233,12 @@ def group_section(key: tuple, runs: list[dict]) -> list[str]:
         for r in runs
     ]  # fmt: skip
     lines += table(["file", "seed", "date", "commit", "targets met", "command"], rows)
+    later = [r for r in runs if isinstance(r.get("rescored"), dict)]
+    if later:
+        lines += ["", "Scored under the second judge after training (the sequences the first "
+                  "judge scored; training and first-judge figures as recorded above):", ""]  # fmt: skip
+        lines += [f"- `{r['_file']}`: `{show(r, 'rescored.command')}` (commit "
+                  f"{show(r, 'rescored.commit')}, {show(r, 'rescored.date')})" for r in later]  # fmt: skip
     if any("command" not in r for r in runs):
         lines += ["", "Commands not recorded in a JSON are rebuilt from its fields (config, "
                   "data, judge, budget, baseline, overrides)."]  # fmt: skip

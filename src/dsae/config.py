@@ -108,9 +108,9 @@ class ModelConfig:
     # initialisation (log-variances near 0, as the prior's)
     posterior_init_logvar: float = 0.0
     likelihood: str = "gaussian"  # gaussian, laplace or bernoulli
-    # gaussian/laplace image means: sigmoid of the decoder output; linear (the output itself)
-    # or softplus (log(1 + e^o): saturates toward black only), both clamped to [0, 1] only
-    # when decoding, so bright tones keep their gradient
+    # gaussian/laplace image means: sigmoid of the decoder output; wide_sigmoid (1.1 sigmoid
+    # - 0.05: black and white at finite outputs), linear (the output itself) or softplus
+    # (log(1 + e^o): saturates toward black only), clamped to [0, 1] only when decoding
     mean_activation: str = "sigmoid"
     sigma_x: float = 1.0  # Gaussian sigma or Laplace b of p(x_t | .) (initial value when learned)
     learn_sigma: bool = False

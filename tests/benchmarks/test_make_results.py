@@ -232,3 +232,18 @@ def test_a_run_without_a_second_judge_names_its_one_judge(tmp_path: Path) -> Non
     assert _row(text, "| target [sampler]") == ["target [sampler]", "goal", "reached",
                                                  "runs that met it"]  # fmt: skip
     assert "- **Judge**: rnn (a per-frame CNN" in text and "no second judge recorded" in text
+
+
+def test_a_run_scored_later_under_a_second_judge_says_how(tmp_path: Path) -> None:
+    later = {"command": "python benchmarks/sprites_rescore.py a.json", "commit": "def5678",
+             "date": "2026-12-02", "judge": "/somewhere/judge_tcn.pt"}  # fmt: skip
+    runs = {"a.json": _run(0, 100.0, 99.9, 1.0, rescored=later), "b.json": _run(1, 99.0, 99.9, 1.0)}
+    text = make_results.render(_write(tmp_path / "results", runs))
+    assert "Scored under the second judge after training" in text
+    assert (
+        "- `a.json`: `python benchmarks/sprites_rescore.py a.json` (commit def5678, 2026-12-02)"
+        in text
+    )
+    assert "- `b.json`" not in text  # scored by its benchmark alone
+    alone = make_results.render(_write(tmp_path / "alone", {"b.json": runs["b.json"]}))
+    assert "after training" not in alone

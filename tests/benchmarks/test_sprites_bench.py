@@ -469,9 +469,10 @@ def test_a_run_rescored_under_a_second_judge_gets_the_benchmarks_own_verdicts(
     for key in ("targets_by_judge", "targets_by_sampler", "targets", "all_met_by_sampler"):
         assert again[key] == r[key], key
     assert again["second_judge"]["family"] == "tcn"
-    assert again["second_judge"]["evaluation"]["generation"] == r["second_judge"]["evaluation"][
-        "generation"
-    ]
+    assert (
+        again["second_judge"]["evaluation"]["generation"]
+        == r["second_judge"]["evaluation"]["generation"]
+    )
     assert again["command"] == r["command"]  # the benchmark's command stays
     assert again["rescored"]["command"].startswith("python benchmarks/sprites_rescore.py ")
     assert again["rescored"]["judge"] == r["second_judge"]["path"]

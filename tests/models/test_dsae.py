@@ -1,4 +1,5 @@
 import itertools
+import math
 
 import pytest
 import torch
@@ -318,6 +319,38 @@ def test_softplus_mean_saturates_toward_black_only():
     assert float(g[0]) > 0.9 and float(g[1]) < 0.01
     with pytest.raises(ValueError, match="gaussian or laplace"):
         DSAE(_cfg(mean_activation="softplus", likelihood="bernoulli"), (3, 16, 16))
+
+
+def test_wide_sigmoid_reaches_black_and_white_at_finite_outputs():
+    torch.manual_seed(0)
+    x = torch.rand(2, 4, 3, 16, 16)
+    lin = DSAE(_cfg(mean_activation="linear"), (3, 16, 16))
+    wide = DSAE(_cfg(mean_activation="wide_sigmoid"), (3, 16, 16))
+    wide.load_state_dict(lin.state_dict())
+    e = lin.encode(x)
+    with torch.no_grad():
+        raw = lin.decode_param(e.f_mean, e.z_mean)
+        mean = wide.decode_param(e.f_mean, e.z_mean)
+    assert torch.allclose(mean, 1.1 * torch.sigmoid(raw) - 0.05, atol=1e-6)
+    assert torch.equal(wide.decode(e.f_mean, e.z_mean), mean.clamp(0, 1))
+    # a black pixel's squared error has its minimum at a finite output (logit(0.05 / 1.1))
+    # with zero gradient there; under a sigmoid the gradient toward -inf never vanishes
+    o = torch.full((1,), -1.0, requires_grad=True)
+    opt = torch.optim.SGD([o], lr=20.0)
+    for _ in range(500):
+        opt.zero_grad()
+        MEAN_ACTIVATIONS["wide_sigmoid"](o).pow(2).sum().backward()
+        opt.step()
+    assert float(o.detach()) == pytest.approx(math.log(0.05 / 1.05), abs=1e-4)
+    black = torch.tensor([math.log(0.05 / 1.05), math.log(1.05 / 0.05)])
+    assert torch.allclose(
+        MEAN_ACTIVATIONS["wide_sigmoid"](black), torch.tensor([0.0, 1.0]), atol=1e-6
+    )
+    at = black[:1].clone().requires_grad_()
+    (g,) = torch.autograd.grad(torch.sigmoid(at).pow(2).sum(), at)
+    assert float(g[0]) > 1e-3  # where a sigmoid still pulls toward -inf
+    with pytest.raises(ValueError, match="gaussian or laplace"):
+        DSAE(_cfg(mean_activation="wide_sigmoid", likelihood="bernoulli"), (3, 16, 16))
 
 
 def test_decode_frames_draws_k_distinct_frames_in_training_only():

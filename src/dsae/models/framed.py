@@ -17,9 +17,21 @@ from dsae.config import ModelConfig
 from dsae.models.base import SequentialVAE, TrainPass, take_frames
 from dsae.models.likelihoods import LIKELIHOODS
 
+WIDE_SIGMOID_MARGIN = 0.05  # e of the wide sigmoid: its range is (-e, 1 + e)
+
+
+def wide_sigmoid(o: torch.Tensor) -> torch.Tensor:
+    """(1 + 2e) sigmoid(o) - e: a sigmoid whose range overshoots [0, 1] by e each side, so
+    0 and 1 are reached at finite o (about -+3 for e = 0.05); a pixel at 0 stops pulling o
+    down there, where a sigmoid's pull toward 0 never ends."""
+    e = WIDE_SIGMOID_MARGIN
+    return torch.sigmoid(o) * (1 + 2 * e) - e
+
+
 # image pixel means from the decoder output o (gaussian and laplace likelihoods)
 MEAN_ACTIVATIONS = {
     "sigmoid": torch.sigmoid,  # 1 / (1 + e^-o)
+    "wide_sigmoid": wide_sigmoid,  # (1 + 2e) / (1 + e^-o) - e
     "linear": lambda o: o,  # o
     "softplus": nn.functional.softplus,  # log(1 + e^o)
 }

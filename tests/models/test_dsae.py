@@ -301,18 +301,25 @@ def test_decoder_channels_widen_the_decoder_only():
     assert wide(x).x_param.shape == x.shape
 
 
-def test_softplus_mean_saturates_toward_black_only():
+def _raw_and_mean(activation: str):
+    """(the decoder's raw output, the pixel means under ``activation``, the shown frames)
+    of two models with the same weights on the same codes."""
     torch.manual_seed(0)
     x = torch.rand(2, 4, 3, 16, 16)
     lin = DSAE(_cfg(mean_activation="linear"), (3, 16, 16))
-    sp = DSAE(_cfg(mean_activation="softplus"), (3, 16, 16))
-    sp.load_state_dict(lin.state_dict())
+    other = DSAE(_cfg(mean_activation=activation), (3, 16, 16))
+    other.load_state_dict(lin.state_dict())
     e = lin.encode(x)
     with torch.no_grad():
         raw = lin.decode_param(e.f_mean, e.z_mean)
-        mean = sp.decode_param(e.f_mean, e.z_mean)
+        mean = other.decode_param(e.f_mean, e.z_mean)
+    return raw, mean, other.decode(e.f_mean, e.z_mean)
+
+
+def test_softplus_mean_saturates_toward_black_only():
+    raw, mean, shown = _raw_and_mean("softplus")
     assert torch.allclose(mean, torch.log1p(raw.exp()), atol=1e-6)
-    assert torch.equal(sp.decode(e.f_mean, e.z_mean), mean.clamp(0, 1))
+    assert torch.equal(shown, mean.clamp(0, 1))
     # slope at a bright output (o = 3, mean ~ 3): ~0.95, where a sigmoid's is ~0.045
     o = torch.tensor([3.0, -6.0], requires_grad=True)
     (g,) = torch.autograd.grad(MEAN_ACTIVATIONS["softplus"](o).sum(), o)
@@ -322,17 +329,9 @@ def test_softplus_mean_saturates_toward_black_only():
 
 
 def test_wide_sigmoid_reaches_black_and_white_at_finite_outputs():
-    torch.manual_seed(0)
-    x = torch.rand(2, 4, 3, 16, 16)
-    lin = DSAE(_cfg(mean_activation="linear"), (3, 16, 16))
-    wide = DSAE(_cfg(mean_activation="wide_sigmoid"), (3, 16, 16))
-    wide.load_state_dict(lin.state_dict())
-    e = lin.encode(x)
-    with torch.no_grad():
-        raw = lin.decode_param(e.f_mean, e.z_mean)
-        mean = wide.decode_param(e.f_mean, e.z_mean)
+    raw, mean, shown = _raw_and_mean("wide_sigmoid")
     assert torch.allclose(mean, 1.1 * torch.sigmoid(raw) - 0.05, atol=1e-6)
-    assert torch.equal(wide.decode(e.f_mean, e.z_mean), mean.clamp(0, 1))
+    assert torch.equal(shown, mean.clamp(0, 1))
     # a black pixel's squared error has its minimum at a finite output (logit(0.05 / 1.1))
     # with zero gradient there; under a sigmoid the gradient toward -inf never vanishes
     o = torch.full((1,), -1.0, requires_grad=True)

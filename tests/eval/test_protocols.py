@@ -66,6 +66,10 @@ def test_perfect_codec_keeps_what_it_should(split):
     assert all(v == {"mean": 100.0, "std": 0.0} for v in gen["f_kept_z_sampled"].values())
     for v in gen["f_kept_z_sampled_by_frame"].values():
         assert v["mean"] == [100.0] * T and v["std"] == [0.0] * T
+    for i, (name, k) in enumerate(STATIC.items()):  # every kept class read as itself
+        counts = np.bincount(np.asarray(split.static)[:, i], minlength=k)
+        assert gen["f_kept_z_sampled_confusion"][name] == np.diag(3 * counts).tolist()
+    assert "most misread" not in format_generation(gen)
     rec = reconstruction_protocol(codec, split, oracle)
     assert rec["mse"] < 1e-3 and rec["psnr"] > 30  # only the background noise is lost
     assert all(v == 100.0 for v in rec["judge_accuracy"].values())
@@ -112,6 +116,28 @@ def test_sampler_is_used_instead_of_the_model_priors(split):
 
 
 # -- the protocols on an untrained DSAE ----------------------------------------------------
+def test_generation_confusion_shows_what_the_misses_are_read_as(split):
+    """A leaky model whose sampled z_1:T code class 0 of every static factor: whatever f is
+    kept, the judge reads class 0, and the confusion puts every sequence in column 0."""
+
+    class ClassZero:
+        def sample_f(self, n, generator=None):
+            return torch.zeros(n, 2)
+
+        def sample_z(self, n, steps, generator=None):  # the levels of class 0: (c + 0.5) / k
+            return torch.tensor([0.5 / 3, 0.25, 0.125]).expand(n, steps, 3)
+
+    gen = generation_protocol(ZOnlyCodec(), split, Oracle(), repeats=2, sampler=ClassZero())
+    for i, (name, k) in enumerate(STATIC.items()):
+        counts = np.bincount(np.asarray(split.static)[:, i], minlength=k)
+        expected = np.zeros((k, k), dtype=int)
+        expected[:, 0] = 2 * counts
+        assert gen["f_kept_z_sampled_confusion"][name] == expected.tolist()
+        share0 = 100.0 * counts[0] / counts.sum()
+        assert gen["f_kept_z_sampled"][name]["mean"] == pytest.approx(share0)
+    assert "(most misread: class 1 as 0 in 100.0 %)" in format_generation(gen)
+
+
 def test_table1_shapes_and_ranges(split):
     oracle = Oracle()
     t1 = table1_protocol(tiny_model(), split, oracle, seed=0, batch_size=5)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 __all__ = [
     "format_generation",
     "format_style",
@@ -91,10 +93,26 @@ def format_generation(result: dict[str, Any], compared: str | None = "learnt_pri
             if frames is not None:
                 t = frames["min_frame"]
                 worst = f"   (weakest frame t = {t + 1}: {frames['mean'][t]:.2f} %)"
-            lines.append(f"  {factor} {_label(s, compared):<{sw}}  {_ms(acc, '.2f')} %{worst}")
+            miss = _most_misread(r.get("f_kept_z_sampled_confusion", {}).get(factor))
+            lines.append(
+                f"  {factor} {_label(s, compared):<{sw}}  {_ms(acc, '.2f')} %{worst}{miss}"
+            )
     if compared in by:
         lines.append(f"{PUBLISHED_MARK.strip()} the sampler compared with published tables")
     return "\n".join(lines)
+
+
+def _most_misread(confusion: list[list[int]] | None) -> str:
+    """The class most often read as another, from a confusion matrix (rows: true class)."""
+    if not confusion:
+        return ""
+    c = np.asarray(confusion, dtype=float)
+    share = c / np.maximum(c.sum(1, keepdims=True), 1.0)
+    np.fill_diagonal(share, 0.0)
+    true, read = np.unravel_index(int(share.argmax()), share.shape)
+    if share[true, read] == 0.0:
+        return ""
+    return f"   (most misread: class {true} as {read} in {100 * share[true, read]:.1f} %)"
 
 
 _STYLE_KINDS = {

@@ -7,8 +7,9 @@ class-balanced (a random draw of the smallest class count from every class, so H
 reach log K). The converse (keep the posterior mean of f, sample z_1:T) scores the accuracy
 of every static factor on all test sequences, also frame by frame (the judge's per-frame
 class of each generated frame against the kept f's label: a sampled z_1:T that starts off
-the data draws no figure in its first frames). Mean and (population, ddof=0) standard
-deviation over ``repeats`` seeds ``seed, seed + 1, ...``.
+the data draws no figure in its first frames), with the confusion of each static factor (which
+class the judge reads for which kept class: what a miss looks like). Mean and (population,
+ddof=0) standard deviation over ``repeats`` seeds ``seed, seed + 1, ...``.
 
 In the reference code of C-DSVAE, DBSE and SPYL the sampled f is N(0, I) and the sampled
 z_1:T comes from the learnt LSTM prior: the model's own priors, dsae's ``learnt_prior``
@@ -73,6 +74,7 @@ def generation_protocol(
     runs: dict[str, dict[str, list[float]]] = {k: {} for k in dynamic}
     static_acc: dict[str, list[float]] = {k: [] for k in m.static_factors}
     static_by_frame: dict[str, list[np.ndarray]] = {k: [] for k in m.static_factors}
+    confusion = {k: np.zeros((c, c), dtype=np.int64) for k, c in m.static_factors.items()}
     n_scored = n
     for r in range(repeats):
         g = torch.Generator().manual_seed(seed + r)
@@ -106,6 +108,7 @@ def generation_protocol(
         )
         for k in m.static_factors:
             static_acc[k].append(accuracy(seq[k], labels[k]))
+            np.add.at(confusion[k], (labels[k], seq[k].argmax(-1)), 1)
             hit = frame[k].argmax(-1) == labels[k][:, None]  # (N, T)
             static_by_frame[k].append(100.0 * hit.mean(0))
 
@@ -130,6 +133,8 @@ def generation_protocol(
             }
             for k, v in static_by_frame.items()
         },
+        # rows: the kept f's class, columns: the judge's, counts summed over the repeats
+        "f_kept_z_sampled_confusion": {k: v.tolist() for k, v in confusion.items()},
     }
 
 

@@ -115,7 +115,6 @@ def test_sampler_is_used_instead_of_the_model_priors(split):
     assert not np.all(own_classes["static"] == 0)  # the model's own priors draw other classes
 
 
-# -- the protocols on an untrained DSAE ----------------------------------------------------
 def test_generation_confusion_shows_what_the_misses_are_read_as(split):
     """A leaky model whose sampled z_1:T code class 0 of every static factor: whatever f is
     kept, the judge reads class 0, and the confusion puts every sequence in column 0."""
@@ -138,6 +137,7 @@ def test_generation_confusion_shows_what_the_misses_are_read_as(split):
     assert "(most misread: class 1 as 0 in 100.0 %)" in format_generation(gen)
 
 
+# -- the protocols on an untrained DSAE ----------------------------------------------------
 def test_table1_shapes_and_ranges(split):
     oracle = Oracle()
     t1 = table1_protocol(tiny_model(), split, oracle, seed=0, batch_size=5)

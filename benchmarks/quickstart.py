@@ -32,7 +32,8 @@ from dsae.eval import versions
 from dsae.eval.judge import load_judge
 from dsae.eval.judge_model import predict_frame_proba
 from dsae.pipeline.outputs import write_swaps
-from dsae.pipeline.quickstart import quickstart_config, run_quickstart
+from dsae.pipeline.quickstart import TRAIN_MINUTES, quickstart_config, run_quickstart
+from dsae.train import load_checkpoint
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -52,6 +53,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="config overrides (tests make the run small)")  # fmt: skip
+    p.add_argument("--train-minutes", type=float, default=TRAIN_MINUTES,
+                   help="the quickstart's training wall time (0: train.max_steps steps)")  # fmt: skip
     p.add_argument("--out", default=None, help="JSON (default: results/quickstart-seed<k>.json)")
     p.add_argument("--docs", type=Path, default=None, help="docs folder for the swap picture")
     p.add_argument("--no-progress", action="store_true")
@@ -102,10 +105,16 @@ def benchmark(args: argparse.Namespace, out_dir: Path) -> dict:
     overrides = [f"train.seed={args.seed}", *args.overrides]
     cfg = quickstart_config(out_dir, overrides)
     t0 = time.perf_counter()
-    run_quickstart(out_dir, overrides, progress=not args.no_progress, say=lambda _: None)
+    run_quickstart(
+        out_dir,
+        overrides,
+        progress=not args.no_progress,
+        say=lambda _: None,
+        train_minutes=args.train_minutes,
+    )
     wall = time.perf_counter() - t0
     metrics = json.loads((out_dir / "eval" / "metrics.json").read_text())
-    records = [json.loads(x) for x in (out_dir / "run" / "metrics.jsonl").read_text().splitlines()]
+    trained = load_checkpoint(out_dir / "run")
     if args.docs is not None:
         with tempfile.TemporaryDirectory() as tmp:
             scale = max(1, 128 // cfg.data.image_size)
@@ -120,8 +129,9 @@ def benchmark(args: argparse.Namespace, out_dir: Path) -> dict:
         "resolved_config": cfg.to_dict(),
         "timing": {
             "quickstart_s": round(wall, 3),
-            "training_s": records[-1].get("wall_time") if records else None,
-            "steps": records[-1].get("step") if records else None,
+            "training_s": round(float(trained["wall_time"]), 3),
+            "steps": int(trained["step"]),
+            "train_minutes": args.train_minutes,
         },
         "reconstruction": metrics.get("reconstruction"),
         "swap": metrics.get("swap"),

@@ -62,6 +62,13 @@ def _group(cpu: str, runs: list[dict]) -> list[str]:
     inception = fmt(spread(number(z.get("is")) for z in zk), ".3f", len(runs))
     bf16 = "with" if get(runs[0], "machine.bf16_instructions") else "without"
     commits = ", ".join(sorted({str(get(r, "machine.commit", "?")) for r in runs}))
+    steps = fmt(spread(number(get(r, "timing.steps")) for r in runs), ".0f", len(runs))
+    budgets = {get(r, "timing.train_minutes") for r in runs}
+    budget = (
+        f"as many as fit in {budgets.pop():g} minutes of training, the schedule fitted to the pace"
+        if len(budgets) == 1 and None not in budgets and 0 not in budgets
+        else "train.max_steps, no time limit"
+    )
     return [
         f"### {cpu} ({bf16} bfloat16 instructions), seeds {seeds}",
         "",
@@ -69,6 +76,8 @@ def _group(cpu: str, runs: list[dict]) -> list[str]:
             ["figure", "mean ± std (min-max) over seeds", "target", "met"],
             [_row(k, runs) for k in keys],
         ),  # fmt: skip
+        "",
+        f"Training steps: {steps} ({budget}).",
         "",
         "Generation from the model's own priors (f ~ p(f), z_1:T from the learnt prior "
         f"p(z_t | z_<t)): with z_1:T of a test sequence kept, the action Acc {acc} %, IS "

@@ -16,7 +16,7 @@ from dsae.cli.main import COMMANDS, build_parser
 from dsae.config import load_config
 from dsae.data.base import DatasetMeta, SequenceSplit, write_dataset_dir
 from dsae.errors import DsaeError
-from dsae.pipeline.quickstart import quickstart_config
+from dsae.pipeline.quickstart import quickstart_config, run_quickstart
 from dsae.train import load_run, train
 
 TINY = [
@@ -269,3 +269,30 @@ def test_quickstart_small(tmp_path):
                  "--set", "data.n_train=48", "--set", "data.n_test=16",
                  "--set", "data.image_size=32", "--set", "train.max_steps=6", *TINY)  # fmt: skip
     assert "already trained" in again.stdout and "judge: reusing" in again.stdout
+
+
+def test_quickstart_training_ends_within_its_minutes(tmp_path):
+    # a clock that moves 10 s per reading: a 1-minute budget ends the training after the
+    # fourth step (the fifth would end at the deadline), whatever the machine's pace
+    ticks = iter(range(0, 10**6, 10))
+    out = tmp_path / "qs"
+    small = ["data.n_train=48", "data.n_test=16", "train.max_steps=8", *TINY[1::2]]
+    summary = run_quickstart(
+        out, small, progress=False, say=lambda _: None, train_minutes=1.0,
+        clock=lambda: float(next(ticks)),
+    )  # fmt: skip
+    ck = torch.load(out / "run" / "checkpoint.pt", weights_only=True)
+    assert ck["step"] == 4 and ck["out_of_time"] and ck["schedule_steps"] == 8
+    assert "(step 4," in summary and (out / "report.html").is_file()
+    # finished within its budget: a second quickstart reuses it instead of training on
+    lines: list[str] = []
+    run_quickstart(out, small, progress=False, say=lines.append, train_minutes=1.0)
+    assert any("already trained" in line for line in lines)
+    assert torch.load(out / "run" / "checkpoint.pt", weights_only=True)["step"] == 4
+
+
+def test_quickstart_refuses_a_negative_training_time(tmp_path):
+    out = tmp_path / "qs"
+    proc = dsae("quickstart", "--out", str(out), "--train-minutes", "-1", check=False)
+    assert_user_error(proc, "training minutes")
+    assert not out.exists()

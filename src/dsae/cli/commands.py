@@ -72,5 +72,12 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 
 @command("quickstart")
 def cmd_quickstart(args: argparse.Namespace) -> int:
-    print(run_quickstart(args.out, args.overrides, progress=not args.no_progress))
+    print(
+        run_quickstart(
+            args.out,
+            args.overrides,
+            progress=not args.no_progress,
+            train_minutes=args.train_minutes,
+        )
+    )
     return 0

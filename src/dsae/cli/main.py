@@ -23,6 +23,7 @@ from dsae.cli import (
 )
 from dsae.cli.registry import COMMANDS
 from dsae.errors import DsaeError
+from dsae.pipeline.quickstart import TRAIN_MINUTES
 
 # Modules holding @command functions (importing one registers its commands); each may
 # define add_parsers(subparsers) for subcommands it parses itself.
@@ -113,6 +114,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="KEY=VALUE",
         help="override the quickstart config, e.g. train.max_steps=100",
+    )
+    q.add_argument(
+        "--train-minutes",
+        type=float,
+        default=TRAIN_MINUTES,
+        help="wall time of the training, its schedule fitted to the steps that fit (at most "
+        "train.max_steps), so the whole quickstart takes about 10 minutes on any CPU; 0: "
+        "train.max_steps steps whatever they take (default: %(default)s)",
     )
     q.add_argument("--no-progress", action="store_true")
 

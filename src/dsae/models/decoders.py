@@ -123,15 +123,14 @@ class ConvFrameDecoder(nn.Module):
     def modulate_and_mix(
         x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor, a: torch.Tensor
     ) -> torch.Tensor:
-        """(I + A)(h s + b) per pixel, as h s + h diag(s) A^T + (I + A) b: one batched
-        matmul and one multiply-add over the map instead of four passes. (N, C, H, W),
+        """(I + A)(h s + b) per pixel, as one batched matmul of the pixel rows, h^T diag(s)
+        (I + A)^T + b^T (I + A)^T, instead of four passes over the map. (N, C, H, W),
         (N, C), (N, C), (N, C * C) -> (N, C, H, W); a channels-last x stays channels-last."""
         n, c, hh, ww = x.shape
         rows = x.permute(0, 2, 3, 1).reshape(n, hh * ww, c)  # a view when channels-last
-        a_t = a.view(n, c, c).transpose(1, 2)
-        offset = torch.baddbmm(shift[:, None, :], shift[:, None, :], a_t)  # ((I + A) b)^T
-        mixed = torch.baddbmm(offset, rows, scale[:, :, None] * a_t)
-        out = torch.addcmul(mixed, rows, scale[:, None, :].to(mixed.dtype))
+        m = (a.view(n, c, c) + torch.eye(c, dtype=a.dtype, device=a.device)).transpose(1, 2)
+        offset = torch.bmm(shift[:, None, :], m)  # ((I + A) b)^T
+        out = torch.baddbmm(offset, rows, scale[:, :, None] * m)
         return out.view(n, hh, ww, c).permute(0, 3, 1, 2)
 
     def colour_palette(self, h: torch.Tensor) -> torch.Tensor:

@@ -283,6 +283,8 @@ def test_quickstart_training_ends_within_its_minutes(tmp_path):
     )  # fmt: skip
     ck = torch.load(out / "run" / "checkpoint.pt", weights_only=True)
     assert ck["step"] == 4 and ck["out_of_time"] and ck["schedule_steps"] == 8
+    records = [json.loads(x) for x in (out / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [3, 4]  # the log ends at the last step
     assert "(step 4," in summary and (out / "report.html").is_file()
     # finished within its budget: a second quickstart reuses it instead of training on
     lines: list[str] = []

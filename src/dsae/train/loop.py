@@ -278,6 +278,32 @@ def train(
     t0 = time.perf_counter()
     window_t, window_n = t0, 0
     last: dict[str, float] = {}
+    logged = step  # the last step in the log
+    latest: tuple[Any, dict[str, float]] | None = None  # the last step's terms
+
+    def log_step(log, values: dict[str, float]) -> None:  # type: ignore[no-untyped-def]
+        nonlocal window_t, window_n, logged
+        now = time.perf_counter()
+        rec = {
+            "step": step,
+            **{k: round(v, 6) for k, v in values.items()},
+            "lr": sched.get_last_lr()[0],
+            **({"schedule_steps": horizon} if timer.fitting else {}),
+            "seq_per_s": round(window_n / max(now - window_t, 1e-9), 3),
+            "wall_time": round(wall_offset + now - t0, 3),
+            "epoch": round(step / batches.steps_per_epoch, 4),
+        }
+        log.write(json.dumps(rec) + "\n")
+        log.flush()
+        bar.set_postfix(
+            loss=f"{values['loss']:.1f}",
+            recon=f"{values['recon']:.1f}",
+            kl_f=f"{values['kl_f']:.1f}",
+            kl_z=f"{values['kl_z']:.1f}",
+            seq_s=f"{rec['seq_per_s']:.0f}",
+        )
+        window_t, window_n, logged = now, 0, step
+
     out_of_time = False
     bar = tqdm(total=horizon, initial=step, disable=not progress, desc="train", unit="step")
     try:
@@ -285,6 +311,9 @@ def train(
             while step < min(end, horizon):
                 if timer.out_of_time():
                     out_of_time = True
+                    if latest is not None and step > logged:  # the log ends at the last step
+                        last = {**latest[0].as_floats(), **latest[1]}
+                        log_step(log, last)
                     break
                 x = frames.to_tensor(split.x[batches.indices(step)])
                 with autocast_context(autocast):
@@ -308,32 +337,14 @@ def train(
                 if ema is not None:
                     ema.update(step)
                 step += 1
+                latest = (terms, extras_log)
                 window_n += x.shape[0]
                 bar.update(1)
                 horizon = timer.refit(step, cfg.train.log_every, horizon, cfg.train.max_steps)
                 bar.total = horizon
                 if step % cfg.train.log_every == 0 or step == horizon:
-                    now = time.perf_counter()
                     last = {**terms.as_floats(), **extras_log}
-                    rec = {
-                        "step": step,
-                        **{k: round(v, 6) for k, v in last.items()},
-                        "lr": sched.get_last_lr()[0],
-                        **({"schedule_steps": horizon} if timer.fitting else {}),
-                        "seq_per_s": round(window_n / max(now - window_t, 1e-9), 3),
-                        "wall_time": round(wall_offset + now - t0, 3),
-                        "epoch": round(step / batches.steps_per_epoch, 4),
-                    }
-                    log.write(json.dumps(rec) + "\n")
-                    log.flush()
-                    bar.set_postfix(
-                        loss=f"{last['loss']:.1f}",
-                        recon=f"{last['recon']:.1f}",
-                        kl_f=f"{last['kl_f']:.1f}",
-                        kl_z=f"{last['kl_z']:.1f}",
-                        seq_s=f"{rec['seq_per_s']:.0f}",
-                    )
-                    window_t, window_n = now, 0
+                    log_step(log, last)
                 if step % cfg.train.ckpt_every == 0 and step < min(end, horizon):
                     checkpoint(step, wall_offset + time.perf_counter() - t0)
     except KeyboardInterrupt:

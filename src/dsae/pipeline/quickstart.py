@@ -50,17 +50,19 @@ def _compared(metrics: dict, protocol: str) -> dict | None:
     return result if isinstance(result, dict) else None
 
 
-def _finished(run: Path, max_steps: int) -> bool:
-    """Whether ``run`` holds a finished training: all its steps, or those of its budget."""
+def _finished(run: Path, max_steps: int) -> int | None:
+    """The step of a finished training in ``run`` (all its steps, or those of its budget);
+    None when there is none."""
     if not (run / "checkpoint.pt").is_file():
-        return False
+        return None
     state = load_checkpoint(run)
     step = int(state["step"])
-    return (
+    done = (
         step >= max_steps
         or bool(state.get("out_of_time"))
         or ("schedule_steps" in state and step >= int(state["schedule_steps"]))
     )
+    return step if done else None
 
 
 def run_quickstart(
@@ -86,11 +88,12 @@ def run_quickstart(
     data_dir = prepare_data(cfg.data, progress=progress)
     within = f", at most {train_minutes:g} minutes" if train_minutes else ""
     say(f"[2/8] training the DSAE (at most {cfg.train.max_steps} steps{within}) -> {run}")
-    if _finished(run, cfg.train.max_steps):
+    trained_step = _finished(run, cfg.train.max_steps)
+    if trained_step is not None:
         say("      (already trained; reusing it)")
     else:
         deadline = clock() + 60.0 * train_minutes if train_minutes else None
-        train(
+        trained_step = train(
             cfg,
             run,
             resume=(run / "checkpoint.pt").is_file(),
@@ -98,7 +101,7 @@ def run_quickstart(
             deadline=deadline,
             fit_schedule=deadline is not None,
             clock=clock,
-        )
+        ).step
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     plot_training_curves(records, out / "training_curves.png")
     scale = max(1, 128 // cfg.data.image_size)  # pictures show frames at 128 pixels
@@ -130,7 +133,7 @@ def run_quickstart(
     acc = ", ".join(f"{k} {v:.3f}" for k, v in judge_acc.items())
     lines = [
         f"dsae quickstart finished in {time.perf_counter() - t_start:.0f} s",
-        f"  model:           {run}/checkpoint.pt (step {load_checkpoint(run)['step']}, "
+        f"  model:           {run}/checkpoint.pt (step {trained_step}, "
         f"recon {last.get('recon', float('nan')):.1f}, kl_f {last.get('kl_f', float('nan')):.1f}, "
         f"kl_z {last.get('kl_z', float('nan')):.1f})",
         f"  training curves: {out / 'training_curves.png'}",

@@ -75,10 +75,11 @@ class ModelConfig:
     film_mix_layers: int = 1  # film_mix: how many of the last hidden maps are mixed
     # > 0: indexed-colour output, each pixel a softmax over this many colours made from f alone
     decoder_colours: int = 0
-    # q(z_t | .) reads: frames, luminance (colour-free), silhouette (the figure's mask),
-    # recolour (its own encoder of the frames, their colours permuted and scaled at random per
-    # sequence in training) or envelope (vector frames smoothed along the feature axis:
-    # spectra without pitch harmonics)
+    # q(z_t | .) reads: frames, luminance (colour-free), silhouette (the figure's mask over
+    # black), figure (the mask of what differs from the frame's background colour),
+    # recolour (its own encoder of the frames, their colours permuted and scaled at random
+    # per sequence in training), envelope (vector frames smoothed along the feature axis:
+    # spectra without pitch harmonics) or contour (the envelope minus its sequence mean)
     dynamic_input: str = "frames"
     envelope_bins: int = 9  # dynamic_input envelope: width of the moving average (odd)
     # the priors the ELBO trains (the model's own): p(f) normal (N(0, I)), learnt (N(mu,

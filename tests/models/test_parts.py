@@ -16,9 +16,11 @@ from dsae.models.frame_nets import build_decoder
 from dsae.models.likelihoods import LIKELIHOODS
 from dsae.models.views import (
     DYNAMIC_INPUTS,
+    SILHOUETTE_THRESHOLD,
     STATIC_READERS,
     ContourInput,
     EnvelopeInput,
+    FigureInput,
     FramesInput,
     FrameSubset,
     LuminanceInput,
@@ -118,6 +120,27 @@ def test_silhouette_view_is_the_figure_mask():
     assert part(x, None, _fold).shape == (1, 2, CFG.frame_dim)
 
 
+def test_figure_view_is_the_mask_against_any_plain_background():
+    part = FigureInput(CFG, (3, 16, 16))
+    figure = torch.zeros(2, 3, 1, 16, 16, dtype=torch.bool)
+    figure[0, :, :, 4:8, 4:8] = True
+    figure[1, :, :, 0:6, 0:6] = True  # the figure covers a corner: three corners are left
+    torch.manual_seed(0)
+    colours = torch.rand(2, 3, 3, 1, 1)
+    background = torch.tensor([0.78, 0.84, 0.90]).view(1, 1, 3, 1, 1)
+    x = torch.where(figure, colours, background).clone()
+    x[:, :, 0, 10, 12] += 0.01  # a background pixel within the threshold
+    differs = (colours - background).abs().amax(2, keepdim=True) > SILHOUETTE_THRESHOLD
+    torch.testing.assert_close(part.view(x), (figure & differs).float())
+    # the same figure on another background, shaded otherwise: the same view
+    y = torch.where(figure, 0.5 * colours, torch.zeros(1, 1, 3, 1, 1))
+    shaded = (0.5 * colours).amax(2, keepdim=True) > SILHOUETTE_THRESHOLD
+    torch.testing.assert_close(part.view(y), (figure & shaded).float())
+    # on black it is the silhouette
+    torch.testing.assert_close(part.view(y), SilhouetteInput(CFG, (3, 16, 16)).view(y))
+    assert part(x, None, _fold).shape == (2, 3, CFG.frame_dim)
+
+
 def test_recolour_permutes_and_scales_channels_per_sequence_in_training_only():
     part = RecolourInput(CFG, (3, 16, 16))
     x = torch.rand(4, 3, 3, 16, 16)
@@ -149,6 +172,7 @@ def test_dynamic_inputs_by_name():
         "frames",
         "luminance",
         "silhouette",
+        "figure",
         "recolour",
         "envelope",
         "contour",
@@ -156,7 +180,7 @@ def test_dynamic_inputs_by_name():
     h = torch.randn(2, 3, 16)
     frames = build_dynamic_input(CFG, (3, 16, 16))
     assert isinstance(frames, FramesInput) and frames(torch.rand(2, 3, 3, 16, 16), h, _fold) is h
-    for kind in ("luminance", "silhouette", "recolour"):
+    for kind in ("luminance", "silhouette", "figure", "recolour"):
         cfg = dataclasses.replace(CFG, dynamic_input=kind)
         assert not build_dynamic_input(cfg, (3, 16, 16)).uses_shared
         with pytest.raises(ValueError, match=f"dynamic_input {kind} needs image frames"):

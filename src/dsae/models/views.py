@@ -5,7 +5,8 @@ frame features, Li & Mandt 2018), ``mean`` (an average of per-frame features: bl
 frame order) and ``palette`` (which quantised colours occur: blind to the pose).
 Dynamic inputs (``model.dynamic_input``) are the frame features q(z_t | .) reads: ``frames``
 (the shared features h_t), ``luminance`` (a colour-free frame), ``silhouette`` (the
-figure's mask), ``recolour`` (the colour frames through an encoder of their own, recoloured
+figure's mask over a black background), ``figure`` (the mask of what differs from the
+frame's background colour, whatever it is), ``recolour`` (the colour frames through an encoder of their own, recoloured
 at random in training) and, for vector frames such as spectra, ``envelope`` (each frame
 smoothed along its feature axis: a spectrum's envelope without the pitch harmonics) and
 ``contour`` (the envelope minus its mean over the sequence). The frame subset
@@ -226,6 +227,19 @@ class SilhouetteInput(LuminanceInput):
         return (x.amax(2, keepdim=True) > SILHOUETTE_THRESHOLD).to(x.dtype)
 
 
+class FigureInput(LuminanceInput):
+    """q(z_t | .) reads the mask of the pixels that differ by more than SILHOUETTE_THRESHOLD in
+    any channel from the frame's background colour, taken per channel as the median of its
+    four corner pixels: a silhouette on any plain background, with no colour nor brightness."""
+
+    def view(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, C, H, W) -> (B, T, 1, H, W)
+        corners = torch.stack(
+            [x[..., 0, 0], x[..., 0, -1], x[..., -1, 0], x[..., -1, -1]], dim=-1
+        )  # (B, T, C, 4)
+        background = corners.median(dim=-1).values[..., None, None]
+        return ((x - background).abs().amax(2, keepdim=True) > SILHOUETTE_THRESHOLD).to(x.dtype)
+
+
 class RecolourInput(ImageViewInput):
     """q(z_t | .) reads the colour frames through its own encoder, recoloured in training by a
     random map per sequence, x_c <- g_c x_pi(c) (pi a permutation of the channels, gains
@@ -276,6 +290,7 @@ DYNAMIC_INPUTS: dict[str, type[nn.Module]] = {
     "frames": FramesInput,
     "luminance": LuminanceInput,
     "silhouette": SilhouetteInput,
+    "figure": FigureInput,
     "recolour": RecolourInput,
     "envelope": EnvelopeInput,
     "contour": ContourInput,

@@ -145,6 +145,32 @@ def test_static_frames_picks_k_distinct_frames_in_order_in_training_only():
         DSAE(_cfg(dynamic_input="hue"), (3, 16, 16))
 
 
+@pytest.mark.parametrize("dynamic_input", ["frames", "figure"])
+def test_shared_encoder_reads_only_the_frames_it_must(dynamic_input):
+    """In training, when q(z_t | .) has a view of its own, the shared frame encoder sees
+    only the k frames q(f) reads; when q(z_t) reads its features, every frame. q(f) is
+    the same either way."""
+    torch.manual_seed(0)
+    model = DSAE(
+        _cfg(static_encoder="mean", static_frames=2, dynamic_input=dynamic_input), (3, 16, 16)
+    )
+    x = torch.rand(4, 6, 3, 16, 16)
+    seen = []
+    model.frame_encoder.register_forward_hook(lambda m, i, o: seen.append(i[0].shape[0]))
+    model.train()
+    torch.manual_seed(3)
+    q_f, _ = model._q_f(x)
+    torch.manual_seed(3)
+    expected = model.static_encoder(model.static_view(model.frame_features(x), True))
+    assert seen[0] == 4 * (6 if dynamic_input == "frames" else 2)
+    torch.testing.assert_close(q_f.mean, expected.mean)
+    torch.testing.assert_close(q_f.logvar, expected.logvar)
+    model.eval()
+    seen.clear()
+    model.encode(x)
+    assert seen == [4 * 6]  # inference reads every frame
+
+
 def test_mean_static_encoder_ignores_frame_order_and_lstm_does_not():
     torch.manual_seed(0)
     x = torch.rand(2, 5, 3, 16, 16)

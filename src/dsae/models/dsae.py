@@ -30,7 +30,12 @@ from dsae.models.frame_nets import build_decoder, frame_net
 from dsae.models.framed import FramedVAE, check_output, log_scale
 from dsae.models.likelihoods import LIKELIHOODS
 from dsae.models.priors import GaussianMixture, kl_term, output_head, static_prior
-from dsae.models.views import FrameSubset, build_dynamic_input, build_static_reader
+from dsae.models.views import (
+    FrameSubset,
+    build_dynamic_input,
+    build_static_reader,
+    posterior_inputs,
+)
 
 
 class FactorisedDynamicEncoder(nn.Module):
@@ -168,9 +173,11 @@ class DSAE(FramedVAE):
     def _q_f(self, x: torch.Tensor) -> tuple[Gaussian, torch.Tensor | None]:
         """q(f | x_1:T) and the shared frame features h_1:T (None when nothing reads them)."""
         self._check_input(x)
-        h = self.frame_features(x) if hasattr(self, "frame_encoder") else None
-        seen = x if self.static_encoder.reads == "pixels" else h
-        return self.static_encoder(self.static_view(seen, self.training)), h
+        features = self.frame_features if hasattr(self, "frame_encoder") else None
+        seen, h = posterior_inputs(
+            x, self.training, self.static_view, self.static_encoder, self.dynamic_input, features
+        )
+        return self.static_encoder(seen), h
 
     def forward(self, x: torch.Tensor) -> TrainPass:
         q_f, h = self._q_f(x)

@@ -33,7 +33,12 @@ from dsae.models.blocks import Gaussian, GaussianHead
 from dsae.models.frame_nets import build_decoder, frame_net
 from dsae.models.framed import FramedVAE, check_output, log_scale
 from dsae.models.likelihoods import LIKELIHOODS
-from dsae.models.views import FrameSubset, build_dynamic_input, build_static_reader
+from dsae.models.views import (
+    FrameSubset,
+    build_dynamic_input,
+    build_static_reader,
+    posterior_inputs,
+)
 
 
 class GlobalDynamicEncoder(nn.Module):
@@ -93,9 +98,11 @@ class RolloutVAE(FramedVAE):
         """q(f | x_1:T), q(z | x_1:T, f) (B, z_dim) and the f that q(z) was given (a
         sample of q(f) with ``sample``, else its mean)."""
         self._check_input(x)
-        h = self.frame_features(x) if hasattr(self, "frame_encoder") else None
-        seen = x if self.static_encoder.reads == "pixels" else h
-        q_f = self.static_encoder(self.static_view(seen, self.training))
+        features = self.frame_features if hasattr(self, "frame_encoder") else None
+        seen, h = posterior_inputs(
+            x, self.training, self.static_view, self.static_encoder, self.dynamic_input, features
+        )
+        q_f = self.static_encoder(seen)
         f = q_f.rsample() if sample else q_f.mean
         q_z = self.dynamic_encoder(self.dynamic_input(x, h, self._frames_in), f)
         return q_f, q_z, f

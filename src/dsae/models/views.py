@@ -172,6 +172,27 @@ class FrameSubset:
         return h[torch.arange(b, device=h.device).unsqueeze(1), idx]
 
 
+def posterior_inputs(
+    x: torch.Tensor,
+    training: bool,
+    subset: FrameSubset,
+    reader: nn.Module,
+    dynamic: nn.Module,
+    features: Callable[[torch.Tensor], torch.Tensor] | None,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """What q(f | x) reads (``subset`` of the frames in training) and the shared features
+    h_1:T that q(z_t | .) reads (None when it has its own view). ``features`` maps frames
+    (B, T, ...) to h (B, T, frame_dim); when only q(f) reads h, it sees only the frames in
+    the subset, not every frame."""
+    h = features(x) if dynamic.uses_shared and features is not None else None
+    if reader.reads == "pixels":
+        return subset(x, training), h
+    if h is not None:
+        return subset(h, training), h
+    assert features is not None
+    return features(subset(x, training)), None
+
+
 class FramesInput(nn.Module):
     """q(z_t | .) reads the shared frame features h_t."""
 

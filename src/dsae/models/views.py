@@ -6,10 +6,11 @@ frame order) and ``palette`` (which quantised colours occur: blind to the pose).
 Dynamic inputs (``model.dynamic_input``) are the frame features q(z_t | .) reads: ``frames``
 (the shared features h_t), ``luminance`` (a colour-free frame), ``silhouette`` (the
 figure's mask over a black background), ``figure`` (the mask of what differs from the
-frame's background colour, whatever it is), ``recolour`` (the colour frames through an encoder of their own, recoloured
-at random in training) and, for vector frames such as spectra, ``envelope`` (each frame
-smoothed along its feature axis: a spectrum's envelope without the pitch harmonics) and
-``contour`` (the envelope minus its mean over the sequence). The frame subset
+frame's background colour, whatever it is), ``recolour`` (the colour frames through an
+encoder of their own, recoloured at random in training) and, for vector frames such as
+spectra, ``envelope`` (each frame smoothed along its feature axis: a spectrum's envelope
+without the pitch harmonics) and ``contour`` (the envelope minus its mean over the
+sequence). The frame subset
 (``model.static_frames``) shows q(f | x) k random frames in training. The last ones are
 augmentations in the spirit of C-DSVAE's content- and motion-preserving views, applied to
 the encoders' inputs instead of extra passes.

@@ -137,6 +137,11 @@ class ObjectiveConfig:
     mi_rate: float = 0.01  # change of log(weight) per step per nat above (or below) target
     mi_weight_max: float = 256.0  # ceiling of the adaptive weight
     mi_through: str = "both"  # the penalty trains both encoders, or (f) q(f | x) alone
+    # optional: swap consistency (dsae.objectives.swap): decode f of one sequence with z_t of
+    # another on swap_frames random frames, and pay swap_weight times the squared distance
+    # of the encoded frames' posterior means from those codes (relative to the codes' spread)
+    swap_weight: float = 0.0  # 0 disables
+    swap_frames: int = 2  # frames per sequence decoded and encoded again (>= 1)
     # optional: pixels on a colour edge (and thin outlines) weigh 1 + edge_weight in the
     # image likelihood (dsae.objectives.elbo.edge_mask); 0 disables
     edge_weight: float = 0.0

@@ -1,5 +1,6 @@
-"""Training with capacity annealing, the total correlation discriminator and DIP-VAE: each
-switch trains to a finite loss and logs its quantities; bad settings are one-line errors."""
+"""Training with capacity annealing, the total correlation discriminator, DIP-VAE and swap
+consistency: each switch trains to a finite loss and logs its quantities; bad settings are
+one-line errors."""
 
 from __future__ import annotations
 
@@ -29,8 +30,9 @@ def _records(run) -> list[dict]:
         ({"tc_weight": 2.0, "tc_hidden": 16}, ("tc", "tc_disc_loss")),
         ({"dip": "i", "dip_lambda_od": 10.0, "dip_lambda_d": 100.0}, ("dip_f", "dip_z")),
         ({"dip": "ii", "dip_lambda_od": 5.0, "dip_lambda_d": 5.0}, ("dip_f", "dip_z")),
+        ({"swap_weight": 1.0, "swap_frames": 2}, ("swap_f", "swap_z")),
     ],
-    ids=["capacity", "tc", "dip_i", "dip_ii"],
+    ids=["capacity", "tc", "dip_i", "dip_ii", "swap"],
 )
 def test_each_objective_part_trains_and_logs_its_quantities(tmp_path, tiny_config, change, logged):
     cfg = dataclasses.replace(
@@ -49,7 +51,9 @@ def test_each_objective_part_trains_and_logs_its_quantities(tmp_path, tiny_confi
     # the discriminator and its optimiser are in the checkpoint when (and only when) on
     ckpt = load_checkpoint(tmp_path / "run")
     assert ("tc_disc" in ckpt) == ("tc_optimizer" in ckpt) == ("tc_weight" in change)
-    others = {"capacity_f", "tc", "dip_f"} - set(logged)
+    if "swap_weight" in change:
+        assert all(r["swap_f"] >= 0 and r["swap_z"] >= 0 for r in rec)
+    others = {"capacity_f", "tc", "dip_f", "swap_f"} - set(logged)
     assert not others & set(res.last)  # the parts that are off log nothing
 
 
@@ -65,6 +69,8 @@ def test_each_objective_part_trains_and_logs_its_quantities(tmp_path, tiny_confi
         ({"capacity_z": -2.0}, "capacity_z must be >= 0"),
         ({"capacity_steps": -1}, "capacity_steps must be >= 0"),
         ({"tc_weight": 1.0, "tc_lr": 0.0}, "tc_lr"),
+        ({"swap_weight": -1.0}, "swap_weight must be >= 0"),
+        ({"swap_weight": 1.0, "swap_frames": 0}, "swap_frames >= 1"),
     ],
 )
 def test_bad_objective_settings_are_user_errors(tmp_path, tiny_config, change, message):
@@ -84,6 +90,17 @@ def test_tc_needs_two_sequences_a_batch(tmp_path, tiny_config):
     )
     with pytest.raises(DsaeError, match="tc_weight needs train.batch_size >= 2"):
         train(cfg, tmp_path / "bad")
+
+
+def test_swap_consistency_needs_a_model_that_encodes_frames(tmp_path, tiny_config):
+    cfg = dataclasses.replace(
+        tiny_config,
+        model=dataclasses.replace(tiny_config.model, name="dvrnn"),
+        objective=dataclasses.replace(tiny_config.objective, swap_weight=1.0),
+    )
+    with pytest.raises(DsaeError, match="swap_weight needs a model that encodes frames"):
+        train(cfg, tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()
 
 
 def test_new_objective_keys_round_trip_yaml_and_default_off(tmp_path):

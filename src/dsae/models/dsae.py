@@ -201,11 +201,16 @@ class DSAE(FramedVAE):
         kl_z = kl_term(out.q_z, out.p_z, out.z).sum(-1)
         return LossTerms(recon=recon, kl_f=self.p_f.kl(out.q_f, out.f), kl_z=kl_z)
 
+    def posteriors(self, x: torch.Tensor) -> tuple[Gaussian, Gaussian]:
+        """q(f | x_1:T) and q(z_1:T | ., E[f]), with gradients (in training each reads what
+        ``forward`` reads)."""
+        q_f, h = self._q_f(x)
+        return q_f, self.dynamic_encoder(self.dynamic_input(x, h, self._frames_in), q_f.mean)
+
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> Encoding:
         """Posterior parameters of f and z_1:T (full q conditions z on the mean of f)."""
-        q_f, h = self._q_f(x)
-        q_z = self.dynamic_encoder(self.dynamic_input(x, h, self._frames_in), q_f.mean)
+        q_f, q_z = self.posteriors(x)
         return Encoding(q_f.mean, q_f.logvar, q_z.mean, q_z.logvar)
 
     # -- generation ---------------------------------------------------------------------

@@ -12,6 +12,7 @@ from dsae.objectives.factor_tc import (
 )
 from dsae.objectives.mi import MICritic, MITerms, mi_terms
 from dsae.objectives.slow import slow_gammas, slow_penalty
+from dsae.objectives.swap import SwapTerms, swap_terms
 from dsae.objectives.weights import WEIGHTS, edge_mask, pixel_weight
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "ElboTerms",
     "MICritic",
     "MITerms",
+    "SwapTerms",
     "TCDiscriminator",
     "TCTerms",
     "WEIGHTS",
@@ -37,6 +39,7 @@ __all__ = [
     "pixel_weight",
     "slow_gammas",
     "slow_penalty",
+    "swap_terms",
     "tc_terms",
     "weigh",
 ]

@@ -1,5 +1,6 @@
 """Optional parts of a training step: a weight average, the I(f; z) critic, the total
-correlation discriminator, the DIP-VAE penalty and the slow-dynamics regulariser."""
+correlation discriminator, the DIP-VAE penalty, swap consistency and the slow-dynamics
+regulariser."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dsae.objectives.dip import dip_terms
 from dsae.objectives.factor_tc import TCDiscriminator, joint_codes, tc_terms
 from dsae.objectives.mi import MICritic, adapt_weight, mi_terms
 from dsae.objectives.slow import slow_gammas, slow_penalty
+from dsae.objectives.swap import swap_terms
 
 
 class WeightAverage:
@@ -122,12 +124,26 @@ def dip_loss(out: TrainPass, cfg: ObjectiveConfig) -> tuple[torch.Tensor, dict[s
     return pf + pz, {"dip_f": float(pf.detach()), "dip_z": float(pz.detach())}
 
 
-class Regularisers:
-    """The optional penalties of a step on the codes: I(f; z_t), TC([f, z_t]), DIP and slow
-    linear dynamics."""
+def swap_loss(
+    model: torch.nn.Module, out: TrainPass, cfg: ObjectiveConfig
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """swap_weight times the swap-consistency term (dsae.objectives.swap) and what to log."""
+    swap = swap_terms(model, out.f, out.z, cfg.swap_frames)  # type: ignore[arg-type]
+    log = {"swap_f": float(swap.f_error), "swap_z": float(swap.z_error)}
+    return cfg.swap_weight * swap.penalty, log
 
-    def __init__(self, cfg: ObjectiveConfig, f_dim: int, z_dim: int):
-        self.cfg = cfg
+
+class Regularisers:
+    """The optional penalties of a step on the codes: I(f; z_t), TC([f, z_t]), DIP, swap
+    consistency (which needs the ``model``) and slow linear dynamics."""
+
+    def __init__(
+        self, cfg: ObjectiveConfig, f_dim: int, z_dim: int, model: torch.nn.Module | None = None
+    ):
+        if cfg.swap_weight > 0 and not hasattr(model, "posteriors"):
+            name = getattr(model, "name", "this model")
+            raise DsaeError(f"objective.swap_weight needs a model that encodes frames (not {name})")
+        self.cfg, self.model = cfg, model
         self.slow_gammas = slow_gammas(cfg, z_dim)
         self.mi = MIPenalty(cfg, f_dim, z_dim) if cfg.mi_weight > 0 else None
         self.tc = TCPenalty(cfg, f_dim, z_dim) if cfg.tc_weight > 0 else None
@@ -147,6 +163,11 @@ class Regularisers:
                 log.update(part_log)
         if self.cfg.dip != "none":
             penalty, part_log = dip_loss(out, self.cfg)
+            extra = extra + penalty
+            log.update(part_log)
+        if self.cfg.swap_weight > 0:
+            assert self.model is not None
+            penalty, part_log = swap_loss(self.model, out, self.cfg)
             extra = extra + penalty
             log.update(part_log)
         if self.slow_gammas is not None:

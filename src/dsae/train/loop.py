@@ -83,6 +83,10 @@ def check_config(cfg: Config) -> None:
         raise DsaeError(f"objective.capacity_steps must be >= 0, got {o.capacity_steps}")
     if o.tc_weight > 0 and t.batch_size < 2:
         raise DsaeError("objective.tc_weight needs train.batch_size >= 2 (permuted codes)")
+    if o.swap_weight > 0 and t.batch_size < 2:
+        raise DsaeError("objective.swap_weight needs train.batch_size >= 2 (swapped codes)")
+    if o.swap_weight < 0 or o.swap_frames < 1:
+        raise DsaeError("objective.swap_weight must be >= 0 and objective.swap_frames >= 1")
     if o.tc_weight > 0 and (o.tc_lr <= 0 or o.tc_hidden <= 0):
         raise DsaeError("objective.tc_lr and objective.tc_hidden must be positive")
     if o.dip not in DIP_KINDS:
@@ -197,7 +201,7 @@ def train(
     model = make_model(cfg, meta)
     if init is not None:
         warm_start(model, init, cfg.train.init_params)
-    extras = Regularisers(cfg.objective, cfg.model.f_dim, cfg.model.z_dim)
+    extras = Regularisers(cfg.objective, cfg.model.f_dim, cfg.model.z_dim, model)
     groups = param_groups(
         model,
         extras.critic_params(),

@@ -61,7 +61,8 @@ class ModelConfig:
     # z_t,i = lambda z_t-1,i + z_t-1,i+1 inside a group (1: none)
     lds_jordan: int = 1
     # optional inductive biases; the defaults give the plain model of Li & Mandt (2018)
-    # q(f | x): lstm (bi-LSTM read at both ends), mean (frame average), palette (colours seen)
+    # q(f | x): lstm (bi-LSTM read at both ends), mean (frame average), palette (colours
+    # seen) or local (features of small patches pooled over the frames: what, not where)
     static_encoder: str = "lstm"
     palette_levels: int = 8  # static_encoder palette: bins per colour channel
     static_frames: int = 0  # training only: q(f | x) reads this many random frames (0: all)

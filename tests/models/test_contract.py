@@ -30,6 +30,7 @@ CASES = [  # (model name, config overrides, frame shape)
         },
         IMAGE,
     ),
+    ("dsae", {"static_encoder": "local", "dynamic_input": "recolour"}, IMAGE),
     ("dsae", {"frame_net": "mlp", "likelihood": "laplace"}, VECTOR),
     ("dsae", {"likelihood": "bernoulli", "static_frames": 2, "decode_frames": 2}, IMAGE),
     ("dsae", {"p_f": "mixture", "p_f_components": 3, "p_z": "mixture", "p_z_components": 2}, IMAGE),

@@ -208,6 +208,25 @@ def test_palette_static_encoder_sees_which_colours_not_where_or_how_much():
     assert cells.shape == (512,) and cells.nonzero().flatten().tolist() == [7, 448]
 
 
+def test_local_static_encoder_sees_what_the_frames_hold_not_where():
+    torch.manual_seed(0)
+    model = DSAE(_cfg(static_encoder="local", dynamic_input="recolour"), (3, 16, 16)).eval()
+    assert not hasattr(model, "frame_encoder")  # neither posterior reads shared features
+    x = torch.zeros(1, 3, 3, 16, 16)  # a black background
+    x[:, 0, :, 4:8, 4:7] = torch.tensor([0.9, 0.2, 0.1]).view(3, 1, 1)
+    x[:, 1, :, 6:10, 5:9] = torch.tensor([0.1, 0.3, 0.8]).view(3, 1, 1)
+    x[:, 2, 1, 3:5, 8:12] = 0.6
+    f = model.encode(x).f_mean
+    # the figure moved by an even number of pixels in each frame, the frames in another order
+    moved = x.roll((2, -2), dims=(-2, -1)).flip(1)
+    torch.testing.assert_close(model.encode(moved).f_mean, f, atol=1e-5, rtol=1e-5)
+    recoloured = x.clone()
+    recoloured[:, 0, :, 4:8, 4:7] = torch.tensor([0.2, 0.9, 0.1]).view(3, 1, 1)
+    assert not torch.allclose(model.encode(recoloured).f_mean, f, atol=1e-4)
+    with pytest.raises(ValueError, match="local needs image"):
+        DSAE(_cfg(static_encoder="local", frame_net="mlp"), (20,))
+
+
 def test_palette_with_luminance_drops_the_unused_rgb_encoder_and_trains():
     torch.manual_seed(0)
     model = DSAE(_cfg(static_encoder="palette", dynamic_input="luminance"), (3, 16, 16))

@@ -2,7 +2,8 @@
 
 Static readers (``model.static_encoder``) give q(f | x_1:T): ``lstm`` (a bi-LSTM over the
 frame features, Li & Mandt 2018), ``mean`` (an average of per-frame features: blind to
-frame order) and ``palette`` (which quantised colours occur: blind to the pose).
+frame order), ``palette`` (which quantised colours occur: blind to the pose) and ``local``
+(learnt features of small patches pooled over the frame: what it is made of, not where).
 Dynamic inputs (``model.dynamic_input``) are the frame features q(z_t | .) reads: ``frames``
 (the shared features h_t), ``luminance`` (a colour-free frame), ``silhouette`` (the
 figure's mask over a black background), ``figure`` (the mask of what differs from the
@@ -96,6 +97,33 @@ class PaletteStaticEncoder(nn.Module):
         return self.head(self.net(self.palette(x)))
 
 
+class LocalStaticEncoder(nn.Module):
+    """q(f | x_1:T) from what the frames are made of, not where: features of 4 x 4 patches
+    (a stride-2 convolution, then a 1 x 1 one), their mean and maximum over each frame,
+    averaged over the frames it reads, then an MLP. Learnt from the pixels, like the frame
+    encoder, but with a receptive field too small to see a pose."""
+
+    reads = "pixels"
+
+    def __init__(self, in_channels: int, hidden_dim: int, f_dim: int):
+        super().__init__()
+        width = max(16, hidden_dim // 2)
+        self.patches = nn.Sequential(
+            nn.Conv2d(in_channels, width, 4, 2, 1),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(width, width, 1),
+            nn.LeakyReLU(0.2),
+        )
+        self.net = nn.Sequential(nn.Linear(2 * width, hidden_dim), nn.LeakyReLU(0.2))
+        self.head = GaussianHead(hidden_dim, f_dim)
+
+    def forward(self, x: torch.Tensor) -> Gaussian:  # x: (B, T, C, H, W)
+        b, t = x.shape[:2]
+        maps = self.patches(x.reshape(b * t, *x.shape[2:])).flatten(2)  # (B*T, width, HW/4)
+        pooled = torch.cat([maps.mean(-1), maps.amax(-1)], dim=-1).view(b, t, -1)
+        return self.head(self.net(pooled.mean(1)))
+
+
 def envelope(x: torch.Tensor, k: int) -> torch.Tensor:
     """(B, T, D) vector frames smoothed by a moving average of k neighbouring features
     (edges replicated): for log spectra, the envelope without the pitch harmonics."""
@@ -134,6 +162,7 @@ STATIC_READERS: dict[str, type[nn.Module]] = {
     "lstm": StaticEncoder,
     "mean": MeanStaticEncoder,
     "palette": PaletteStaticEncoder,
+    "local": LocalStaticEncoder,
     "harmonics": HarmonicsStaticEncoder,
 }
 
@@ -149,6 +178,9 @@ def build_static_reader(cfg: ModelConfig, frame_shape: tuple[int, ...]) -> nn.Mo
         if cfg.palette_levels < 2:
             raise ValueError(f"palette_levels must be >= 2, got {cfg.palette_levels}")
         return PaletteStaticEncoder(frame_shape[0], cfg.hidden_dim, cfg.f_dim, cfg.palette_levels)
+    if cfg.static_encoder == "local":
+        needs_images(cfg, frame_shape, "static_encoder local")
+        return LocalStaticEncoder(frame_shape[0], cfg.hidden_dim, cfg.f_dim)
     if cfg.static_encoder == "harmonics":
         if len(frame_shape) != 1:
             raise ValueError("static_encoder harmonics needs vector frames (frame_net mlp)")

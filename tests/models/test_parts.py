@@ -25,6 +25,7 @@ from dsae.models.views import (
     FrameSubset,
     LuminanceInput,
     RecolourInput,
+    RemixInput,
     SilhouetteInput,
     build_dynamic_input,
     build_static_reader,
@@ -167,6 +168,34 @@ def test_recolour_permutes_and_scales_channels_per_sequence_in_training_only():
     assert part(x, None, _fold).shape == (4, 3, CFG.frame_dim)
 
 
+def test_remix_mixes_channels_per_sequence_in_training_and_averages_them_otherwise():
+    part = RemixInput(CFG, (3, 16, 16))
+    x = torch.rand(3, 4, 3, 16, 16)
+    x[..., :4, :] = 0.0  # background rows
+    x[:, 1] = x[:, 0]  # two equal frames in every sequence
+    x[1] = x[0]  # two equal sequences
+    part.eval()
+    torch.testing.assert_close(part.view(x), x.mean(2, keepdim=True).expand_as(x))
+    part.train()
+    torch.manual_seed(0)
+    v = part.view(x)
+    assert v.shape == x.shape and (v[..., :4, :] == 0).all()  # dark stays dark
+    assert v.min() >= 0 and v.max() <= 1
+    torch.testing.assert_close(v[:, 1], v[:, 0])  # one map for every frame of a sequence
+    assert not torch.allclose(v[1], v[0], atol=1e-3)  # drawn per sequence
+    assert part(x, None, _fold).shape == (3, 4, CFG.frame_dim)
+    # the rows of the mix sum to 1: a grey g becomes g^gamma_c, gamma_c in [1/2, 2]
+    y = torch.zeros(64, 1, 3, 2, 2)
+    y[..., 0, 0], y[..., 0, 1] = 0.25, 0.81
+    y[..., 1, 0] = torch.tensor([0.9, 0.0, 0.0])  # red against a darker blue
+    y[..., 1, 1] = torch.tensor([0.0, 0.0, 0.6])
+    w = part.view(y)
+    for g, out in ((0.25, w[..., 0, 0]), (0.81, w[..., 0, 1])):
+        assert out.min() >= g**2 - 1e-6 and out.max() <= g**0.5 + 1e-6
+    red_brighter = w[:, 0, 0, 1, 0] > w[:, 0, 0, 1, 1]
+    assert 0 < int(red_brighter.sum()) < 64  # which is the brighter changes by sequence
+
+
 def test_dynamic_inputs_by_name():
     assert set(DYNAMIC_INPUTS) == {
         "frames",
@@ -174,13 +203,14 @@ def test_dynamic_inputs_by_name():
         "silhouette",
         "figure",
         "recolour",
+        "remix",
         "envelope",
         "contour",
     }
     h = torch.randn(2, 3, 16)
     frames = build_dynamic_input(CFG, (3, 16, 16))
     assert isinstance(frames, FramesInput) and frames(torch.rand(2, 3, 3, 16, 16), h, _fold) is h
-    for kind in ("luminance", "silhouette", "figure", "recolour"):
+    for kind in ("luminance", "silhouette", "figure", "recolour", "remix"):
         cfg = dataclasses.replace(CFG, dynamic_input=kind)
         assert not build_dynamic_input(cfg, (3, 16, 16)).uses_shared
         with pytest.raises(ValueError, match=f"dynamic_input {kind} needs image frames"):
@@ -192,7 +222,7 @@ def test_dynamic_inputs_by_name():
 
 
 def test_static_readers_by_name():
-    assert set(STATIC_READERS) == {"lstm", "mean", "palette", "harmonics"}
+    assert set(STATIC_READERS) == {"lstm", "mean", "palette", "local", "harmonics"}
     h = torch.randn(2, 5, CFG.frame_dim)
     for kind in ("lstm", "mean"):
         reader = build_static_reader(dataclasses.replace(CFG, static_encoder=kind), (3, 16, 16))
@@ -206,6 +236,9 @@ def test_static_readers_by_name():
         build_static_reader(
             dataclasses.replace(CFG, static_encoder="palette", frame_net="mlp"), (20,)
         )
+    local = build_static_reader(dataclasses.replace(CFG, static_encoder="local"), (3, 16, 16))
+    assert local.reads == "pixels"
+    assert local(torch.rand(2, 5, 3, 16, 16)).mean.shape == (2, CFG.f_dim)
     with pytest.raises(ValueError, match="unknown static_encoder"):
         build_static_reader(dataclasses.replace(CFG, static_encoder="gru"), (3, 16, 16))
 

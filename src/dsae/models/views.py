@@ -8,7 +8,8 @@ Dynamic inputs (``model.dynamic_input``) are the frame features q(z_t | .) reads
 (the shared features h_t), ``luminance`` (a colour-free frame), ``silhouette`` (the
 figure's mask over a black background), ``figure`` (the mask of what differs from the
 frame's background colour, whatever it is), ``recolour`` (the colour frames through an
-encoder of their own, recoloured at random in training) and, for vector frames such as
+encoder of their own, recoloured at random in training), ``remix`` (likewise, each channel a
+random mix of the channels at a random power) and, for vector frames such as
 spectra, ``envelope`` (each frame smoothed along its feature axis: a spectrum's envelope
 without the pitch harmonics) and ``contour`` (the envelope minus its mean over the
 sequence). The frame subset
@@ -310,6 +311,25 @@ class RecolourInput(ImageViewInput):
         return picked * gains
 
 
+class RemixInput(ImageViewInput):
+    """q(z_t | .) reads the colour frames through its own encoder, remixed in training by a
+    random map per sequence, x_c <- (sum_d m_cd x_d)^gamma_c (m_cd ~ U(0, 1) scaled so each
+    row sums to 1, log gamma_c ~ U(-log 2, log 2)), and by the map's middle otherwise (every
+    channel the mean of the channels): an augmentation that keeps the shapes, the pose and
+    the dark background while the colours, and which of two is the brighter, change from
+    sequence to sequence."""
+
+    def view(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, C, H, W) -> (B, T, C, H, W)
+        b, c = x.shape[0], x.shape[2]
+        if not self.training:
+            return x.mean(2, keepdim=True).expand_as(x)
+        m = torch.rand(b, c, c, device=x.device, dtype=x.dtype)
+        m = m / m.sum(-1, keepdim=True)
+        gamma = torch.empty(b, 1, c, 1, 1, device=x.device, dtype=x.dtype).uniform_(-0.6931, 0.6931)
+        mixed = torch.einsum("bcd,btdhw->btchw", m, x).clamp(0, 1)
+        return mixed.pow(gamma.exp())
+
+
 class EnvelopeInput(nn.Module):
     """q(z_t | .) reads each vector frame smoothed by a moving average of
     ``cfg.envelope_bins`` neighbouring features, through its own MLP: for log spectra the
@@ -346,6 +366,7 @@ DYNAMIC_INPUTS: dict[str, type[nn.Module]] = {
     "silhouette": SilhouetteInput,
     "figure": FigureInput,
     "recolour": RecolourInput,
+    "remix": RemixInput,
     "envelope": EnvelopeInput,
     "contour": ContourInput,
 }

@@ -80,8 +80,9 @@ class ModelConfig:
     # black), figure (the mask of what differs from the frame's background colour),
     # recolour (its own encoder of the frames, their colours permuted and scaled at random
     # per sequence in training), remix (likewise, each channel a random mix of the channels
-    # at a random power in training, their mean otherwise), envelope (vector frames smoothed along the feature axis:
-    # spectra without pitch harmonics) or contour (the envelope minus its sequence mean)
+    # at a random power in training, their mean otherwise), envelope (vector frames
+    # smoothed along the feature axis: spectra without pitch harmonics) or contour (the
+    # envelope minus its sequence mean)
     dynamic_input: str = "frames"
     envelope_bins: int = 9  # dynamic_input envelope: width of the moving average (odd)
     # the priors the ELBO trains (the model's own): p(f) normal (N(0, I)), learnt (N(mu,

@@ -20,6 +20,7 @@ the encoders' inputs instead of extra passes.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -325,9 +326,10 @@ class RemixInput(ImageViewInput):
             return x.mean(2, keepdim=True).expand_as(x)
         m = torch.rand(b, c, c, device=x.device, dtype=x.dtype)
         m = m / m.sum(-1, keepdim=True)
-        gamma = torch.empty(b, 1, c, 1, 1, device=x.device, dtype=x.dtype).uniform_(-0.6931, 0.6931)
+        log_gamma = torch.empty(b, 1, c, 1, 1, device=x.device, dtype=x.dtype)
+        log_gamma.uniform_(-math.log(2), math.log(2))
         mixed = torch.einsum("bcd,btdhw->btchw", m, x).clamp(0, 1)
-        return mixed.pow(gamma.exp())
+        return mixed.pow(log_gamma.exp())
 
 
 class EnvelopeInput(nn.Module):

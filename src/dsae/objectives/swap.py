@@ -8,10 +8,12 @@ the frames that come out, and ask the encoders for the codes that drew them:
 
 with the codes f_i and z_j,t held fixed as targets and each distance relative to the
 codes' spread over the batch (v_f = E_i ||f_i - mean f||^2, v_z likewise per frame), so that
-S does not fall by shrinking the codes; its gradient reaches the decoder and both encoders. A z_t that also carries the appearance of its own sequence cannot be read
-back from frames drawn with another sequence's f, and a decoder that takes the appearance
-from z_t draws frames whose f reads back wrong: either way S pays. k random frames of each
-sequence are swapped (an extra decoder pass and encoder pass over B x k frames).
+S does not fall by shrinking the codes; its gradient reaches the decoder and both encoders.
+When f and z_t both carry a factor and the decoder draws it from z_t, the frames show the
+other sequence's factor and f reads back wrong; when the decoder draws it from f, a z_t
+that carries it reads back wrong: either way S pays. A factor that z_t alone carries reads
+back as it was, so S does not move it into f. k random frames of each sequence are
+swapped (an extra decoder pass and encoder pass over B x k frames).
 """
 
 from __future__ import annotations

@@ -6,9 +6,10 @@ from __future__ import annotations
 import torch
 
 from dsae.config import ModelConfig
+from dsae.models.base import random_frames
 from dsae.models.blocks import Gaussian
 from dsae.models.dsae import DSAE
-from dsae.objectives.swap import random_frames, swap_terms
+from dsae.objectives.swap import swap_terms
 
 
 class VectorModel:

@@ -68,6 +68,13 @@ class Sampler(Protocol):
     ) -> torch.Tensor: ...
 
 
+def random_frames(b: int, t: int, k: int, device: torch.device) -> torch.Tensor:
+    """(B, k) distinct random frame indices per sequence in time order (all T if k >= T)."""
+    if k >= t:
+        return torch.arange(t, device=device).expand(b, t)
+    return torch.rand(b, t, device=device).argsort(1)[:, :k].sort(1).values
+
+
 def take_frames(seq: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
     """seq[b, frames[b]] per sequence: (B, T, ...), (B, k) indices -> (B, k, ...)."""
     return seq[torch.arange(seq.shape[0], device=seq.device).unsqueeze(1), frames]

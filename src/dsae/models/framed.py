@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from dsae.config import ModelConfig
-from dsae.models.base import SequentialVAE, TrainPass, take_frames
+from dsae.models.base import SequentialVAE, TrainPass, random_frames, take_frames
 from dsae.models.likelihoods import LIKELIHOODS
 
 WIDE_SIGMOID_MARGIN = 0.05  # e of the wide sigmoid: its range is (-e, 1 + e)
@@ -125,7 +125,7 @@ class FramedVAE(SequentialVAE):
         k = self.cfg.decode_frames
         if not self.training or k <= 0 or k >= t:
             return None
-        return torch.rand(b, t, device=device).argsort(1)[:, :k].sort(1).values
+        return random_frames(b, t, k, device)
 
     def frames_nll(
         self, x: torch.Tensor, out: TrainPass, weight: torch.Tensor | None = None

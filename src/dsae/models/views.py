@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from dsae.config import ModelConfig
+from dsae.models.base import random_frames, take_frames
 from dsae.models.blocks import Gaussian, GaussianHead
 from dsae.models.frame_nets import FRAME_NETS, needs_images
 
@@ -203,8 +204,7 @@ class FrameSubset:
         b, t = h.shape[:2]
         if not training or self.k <= 0 or self.k >= t:
             return h
-        idx = torch.rand(b, t, device=h.device).argsort(1)[:, : self.k].sort(1).values
-        return h[torch.arange(b, device=h.device).unsqueeze(1), idx]
+        return take_frames(h, random_frames(b, t, self.k, h.device))
 
 
 def posterior_inputs(

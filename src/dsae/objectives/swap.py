@@ -23,7 +23,7 @@ from typing import Protocol
 
 import torch
 
-from dsae.models.base import take_frames
+from dsae.models.base import random_frames, take_frames
 from dsae.models.blocks import Gaussian
 
 
@@ -42,13 +42,6 @@ class SwapTerms:
     penalty: torch.Tensor  # S above, batch mean
     f_error: torch.Tensor  # ||mu_f(x~) - f||^2 / v_f, batch mean (detached)
     z_error: torch.Tensor  # ||mu_z(x~_t) - z_t||^2 / v_z per frame, mean (detached)
-
-
-def random_frames(b: int, t: int, k: int, device: torch.device) -> torch.Tensor:
-    """(B, k) distinct random frame indices per sequence in time order (all T if k >= T)."""
-    if k >= t:
-        return torch.arange(t, device=device).expand(b, t)
-    return torch.rand(b, t, device=device).argsort(1)[:, :k].sort(1).values
 
 
 def spread(codes: torch.Tensor) -> torch.Tensor:

@@ -91,8 +91,12 @@ def instructions(run: dict) -> str:
     amx, bf16 = get(run, "machine.amx"), get(run, "machine.bf16_instructions")
     if amx or bf16:
         return "AMX-BF16" if amx else "AVX512-BF16, no AMX"
-    unknown = amx is None and bf16 is None
-    return "bfloat16 instructions not recorded" if unknown else "no bfloat16 instructions"
+    if amx is None and bf16 is None:
+        return "bfloat16 instructions not recorded"
+    width = {True: "AVX-512, ", False: "AVX2 only, "}.get(
+        get(run, "machine.instruction_sets.avx512f"), ""
+    )
+    return f"{width}no bfloat16 instructions"
 
 
 def precision(run: dict) -> str:

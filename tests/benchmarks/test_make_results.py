@@ -247,3 +247,15 @@ def test_a_run_scored_later_under_a_second_judge_says_how(tmp_path: Path) -> Non
     assert "- `b.json`" not in text  # scored by its benchmark alone
     alone = make_results.render(_write(tmp_path / "alone", {"b.json": runs["b.json"]}))
     assert "after training" not in alone
+
+
+def test_cpu_classes_without_bfloat16_are_told_apart_by_vector_width(tmp_path: Path) -> None:
+    runs = {}
+    for name, avx512 in (("wide.json", True), ("narrow.json", False)):
+        run = _run(0, 100.0, 99.9, 1100.0)
+        run["machine"].update(bf16_instructions=False, instruction_sets={"avx512f": avx512})
+        runs[name] = run
+    text = make_results.render(_write(tmp_path / "results", runs))
+    assert text.count("\n## ") == 2
+    assert "AMD EPYC (AVX-512, no bfloat16 instructions;" in text
+    assert "AMD EPYC (AVX2 only, no bfloat16 instructions;" in text

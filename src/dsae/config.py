@@ -94,9 +94,6 @@ class ModelConfig:
     p_f_groups: int = 1
     p_z: str = "gaussian"
     p_z_components: int = 8
-    # the least log variance of p(z_t | z_<t) (-12: no floor in effect): a floor makes what
-    # z_1:T holds constant cost nats at every step instead of once, as f's content would
-    p_z_min_logvar: float = -12.0
     # p(f) for generation: normal (the model's own p(f), model.p_f), mixture (fitted after training) or
     # aggregate ((1/N) sum_i q(f | x_i) over the training sequences, stored after training)
     f_prior: str = "normal"

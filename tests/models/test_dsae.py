@@ -64,46 +64,6 @@ def test_prior_is_fed_the_given_samples():
     torch.testing.assert_close(p1.mean[0, 0], p1.mean[1, 0])
 
 
-def _fit_prior_to_a_constant(prior: PriorLSTM, steps: int = 600) -> torch.Tensor:
-    """log p(z_t | z_<t) per step after fitting p by maximum likelihood to sequences that
-    each hold one code through time: (T,), averaged over the sequences."""
-    torch.manual_seed(0)
-    c = torch.randn(64, 1, 3).expand(-1, 6, -1)
-    opt = torch.optim.Adam(prior.parameters(), lr=0.05)
-    for _ in range(steps):
-        loss = -prior(c).log_prob(c).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    with torch.no_grad():
-        return prior(c).log_prob(c).mean(0)
-
-
-@pytest.mark.parametrize("output", ["gaussian", "mixture"])
-def test_a_variance_floor_makes_a_constant_cost_at_every_step(output):
-    """Without a floor the prior learns to carry a constant forward, its density growing
-    without bound after z_1; with log-variance floor m no prior gives it more than
-    -0.5 (m + log 2 pi) per unit and step, so a code held through time costs at each step."""
-    floor = -2.0
-    bound = -3 * 0.5 * (floor + math.log(2 * math.pi))
-    torch.manual_seed(0)
-    free = PriorLSTM(3, 16, output, 2)
-    floored = PriorLSTM(3, 16, output, 2, min_logvar=floor)
-    lp_free, lp_floored = _fit_prior_to_a_constant(free), _fit_prior_to_a_constant(floored)
-    assert (lp_floored <= bound + 1e-4).all()
-    assert lp_floored[1:].mean() > bound - 1.0  # the prior did learn to predict the constant
-    assert lp_free[1:].mean() > bound + 2.0  # without the floor it came far cheaper
-
-
-def test_variance_floor_from_the_config_and_its_range():
-    model = DSAE(_cfg(p_z="mixture", p_z_components=2, p_z_min_logvar=-1.5), (3, 16, 16))
-    p = model.prior(torch.zeros(2, 4, 3))
-    assert float(p.logvar.detach().min()) >= -1.5
-    for bad in (-13.0, 8.0):
-        with pytest.raises(ValueError, match="p_z_min_logvar"):
-            DSAE(_cfg(p_z_min_logvar=bad), (3, 16, 16))
-
-
 def test_training_pass_evaluates_prior_on_posterior_samples():
     torch.manual_seed(0)
     model = DSAE(_cfg(), (3, 16, 16))

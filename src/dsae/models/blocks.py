@@ -12,8 +12,6 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-MIN_LOGVAR, MAX_LOGVAR = -12.0, 8.0  # the range of every predicted log variance
-
 
 @dataclass
 class Gaussian:
@@ -51,17 +49,16 @@ class Gaussian:
 
 
 class GaussianHead(nn.Module):
-    """h -> (mean, log variance) of a diagonal Gaussian, the log variance in [min_logvar, 8]."""
+    """h -> (mean, log variance) of a diagonal Gaussian."""
 
-    def __init__(self, in_dim: int, out_dim: int, min_logvar: float = MIN_LOGVAR):
+    def __init__(self, in_dim: int, out_dim: int):
         super().__init__()
         self.proj = nn.Linear(in_dim, 2 * out_dim)
-        self.min_logvar = min_logvar
 
     def forward(self, h: torch.Tensor) -> Gaussian:
         # float32 out, also under bfloat16 autocast: the KL terms are sums of these
         mean, logvar = self.proj(h).float().chunk(2, dim=-1)
-        return Gaussian(mean, logvar.clamp(self.min_logvar, MAX_LOGVAR))
+        return Gaussian(mean, logvar.clamp(-12.0, 8.0))
 
     @torch.no_grad()
     def start_logvar(self, value: float) -> None:

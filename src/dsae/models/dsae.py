@@ -25,7 +25,7 @@ from torch import nn
 
 from dsae.config import ModelConfig
 from dsae.models.base import Encoding, LossTerms, TrainPass, take_frames
-from dsae.models.blocks import MIN_LOGVAR, Gaussian, GaussianHead
+from dsae.models.blocks import Gaussian, GaussianHead
 from dsae.models.frame_nets import build_decoder, frame_net
 from dsae.models.framed import FramedVAE, check_output, log_scale
 from dsae.models.likelihoods import LIKELIHOODS
@@ -67,21 +67,13 @@ class FullDynamicEncoder(nn.Module):
 
 
 class PriorLSTM(nn.Module):
-    """p(z_t | z_<t): an LSTM over z_<t (z_0 = 0) with Gaussian (or mixture) outputs, each
-    variance at least exp(min_logvar)."""
+    """p(z_t | z_<t): an LSTM over z_<t (z_0 = 0) with Gaussian (or mixture) outputs."""
 
-    def __init__(
-        self,
-        z_dim: int,
-        hidden_dim: int,
-        output: str = "gaussian",
-        components: int = 1,
-        min_logvar: float = MIN_LOGVAR,
-    ):
+    def __init__(self, z_dim: int, hidden_dim: int, output: str = "gaussian", components: int = 1):
         super().__init__()
         self.z_dim = z_dim
         self.lstm = nn.LSTM(z_dim, hidden_dim, batch_first=True)
-        self.head = output_head(output, hidden_dim, z_dim, components, min_logvar)
+        self.head = output_head(output, hidden_dim, z_dim, components)
 
     def forward(self, z: torch.Tensor) -> Gaussian | GaussianMixture:
         """Parameters of p(z_t | z_<t) for t = 1..T given a sequence z_1:T (B, T, z_dim).
@@ -172,9 +164,7 @@ class DSAE(FramedVAE):
         if cfg.posterior_init_logvar != 0.0:
             self.static_encoder.head.start_logvar(cfg.posterior_init_logvar)
             self.dynamic_encoder.head.start_logvar(cfg.posterior_init_logvar)
-        self.prior = PriorLSTM(
-            cfg.z_dim, cfg.hidden_dim, cfg.p_z, cfg.p_z_components, cfg.p_z_min_logvar
-        )
+        self.prior = PriorLSTM(cfg.z_dim, cfg.hidden_dim, cfg.p_z, cfg.p_z_components)
         self.p_f = static_prior(cfg.p_f, cfg.f_dim, cfg.p_f_components, cfg.p_f_groups)
         self.likelihood = LIKELIHOODS[cfg.likelihood]()
         self.log_sigma = log_scale(cfg)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from dsae.models.blocks import MAX_LOGVAR, MIN_LOGVAR, Gaussian, GaussianHead
+from dsae.models.blocks import Gaussian, GaussianHead
 
 
 @dataclass
@@ -157,38 +157,29 @@ class MixturePrior(nn.Module):
 
 
 class MixtureHead(nn.Module):
-    """h -> a mixture of K diagonal Gaussians over ``out_dim`` units (weights, means,
-    log-variances in [min_logvar, 8])."""
+    """h -> a mixture of K diagonal Gaussians over ``out_dim`` units (weights, means, log-variances)."""
 
-    def __init__(self, in_dim: int, out_dim: int, components: int, min_logvar: float = MIN_LOGVAR):
+    def __init__(self, in_dim: int, out_dim: int, components: int):
         super().__init__()
         self.k, self.d = components, out_dim
-        self.min_logvar = min_logvar
         self.proj = nn.Linear(in_dim, components * (1 + 2 * out_dim))
 
     def forward(self, h: torch.Tensor) -> GaussianMixture:
         out = self.proj(h).float()
         logits, rest = out.split([self.k, 2 * self.k * self.d], dim=-1)
         mean, logvar = rest.view(*rest.shape[:-1], self.k, 2 * self.d).chunk(2, dim=-1)
-        return GaussianMixture(logits, mean, logvar.clamp(self.min_logvar, MAX_LOGVAR))
+        return GaussianMixture(logits, mean, logvar.clamp(-12.0, 8.0))
 
 
-def output_head(
-    kind: str, in_dim: int, out_dim: int, components: int, min_logvar: float = MIN_LOGVAR
-) -> nn.Module:
-    """The output head of an autoregressive prior: ``gaussian`` or ``mixture`` of K, each
-    variance at least exp(min_logvar)."""
+def output_head(kind: str, in_dim: int, out_dim: int, components: int) -> nn.Module:
+    """The output head of an autoregressive prior: ``gaussian`` or ``mixture`` of K."""
     if kind not in OUTPUT_HEADS:
         raise ValueError(f"unknown model.p_z {kind!r} ({', '.join(OUTPUT_HEADS)})")
-    if not MIN_LOGVAR <= min_logvar < MAX_LOGVAR:
-        raise ValueError(
-            f"model.p_z_min_logvar must be in [{MIN_LOGVAR:g}, {MAX_LOGVAR:g}), got {min_logvar}"
-        )
     if kind == "gaussian":
-        return GaussianHead(in_dim, out_dim, min_logvar)
+        return GaussianHead(in_dim, out_dim)
     if components < 1:
         raise ValueError(f"model.p_z_components must be >= 1, got {components}")
-    return MixtureHead(in_dim, out_dim, components, min_logvar)
+    return MixtureHead(in_dim, out_dim, components)
 
 
 def static_prior(kind: str, dim: int, components: int, groups: int = 1) -> nn.Module:
